@@ -1,0 +1,469 @@
+"""The `genzoo` command: train, eval, sample, list, data.
+
+User errors (unknown model, bad option, missing or corrupt data, damaged run folder, diverged
+training) print one line `genzoo: error: ...` and exit with status 2; Ctrl-C during training saves
+a checkpoint and exits with status 130.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import os
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+from genzoo.errors import ConfigError, GenzooError
+
+EPILOG_MAIN = """\
+examples:
+  genzoo list                                   models and their families
+  genzoo train dcgan                            train on the embedded default data (mnist-mini)
+  genzoo train classifier --data mnist --data-dir ~/data --epochs 6
+  genzoo train --resume runs/classifier-mnist-20260101-120000
+  genzoo eval runs/classifier-mnist-20260101-120000
+  genzoo data list
+"""
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    pass
+
+
+def _parser() -> argparse.ArgumentParser:
+    import genzoo
+
+    p = argparse.ArgumentParser(prog="genzoo", formatter_class=_Formatter, epilog=EPILOG_MAIN,
+                                description="Train, sample and evaluate classic deep image models.")
+    p.add_argument("--version", action="version", version=f"genzoo {genzoo.__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    # list -------------------------------------------------------------------------------------
+    pl = sub.add_parser("list", help="list models (or one model's config keys)", formatter_class=_Formatter,
+                        epilog="examples:\n  genzoo list\n  genzoo list classifier")
+    pl.add_argument("model", nargs="?", help="show this model's config keys and defaults")
+    pl.set_defaults(func=cmd_list)
+
+    # train ------------------------------------------------------------------------------------
+    pt = sub.add_parser("train", help="train a model (or resume a run)", formatter_class=_Formatter,
+                        epilog=textwrap.dedent("""\
+        examples:
+          genzoo train classifier                          embedded mnist-mini, default settings
+          genzoo train classifier --data mnist --data-dir ../shared/data --epochs 6
+          genzoo train classifier --set width=48 dropout=0.1 train.val_fraction=0.1
+          genzoo train --resume runs/classifier-mnist-mini-20260101-120000
+
+        --set KEY=VALUE sets a model config key (see `genzoo list MODEL`); prefix `train.` for
+        trainer settings (log_every, eval_every, checkpoint_every, val_fraction, ...), `data.` for
+        data options (image_size, limit, crop)."""))
+    pt.add_argument("model", nargs="?", help="model name (see `genzoo list`)")
+    pt.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint")
+    pt.add_argument("--data", help="dataset name (default: the embedded mnist-mini; see `genzoo data list`)")
+    pt.add_argument("--data-dir", help="folder holding the dataset files (or set GENZOO_DATA_DIR)")
+    g = pt.add_mutually_exclusive_group()
+    g.add_argument("--epochs", type=int, help="passes over the training data")
+    g.add_argument("--steps", type=int, help="training steps")
+    pt.add_argument("--batch-size", type=int)
+    pt.add_argument("--lr", type=float, help="learning rate (sets the model's lr key(s))")
+    pt.add_argument("--seed", type=int, help="random seed (default 0)")
+    pt.add_argument("--device", help="auto, cpu, cuda, cuda:1 ...")
+    pt.add_argument("--precision", choices=["fp32", "bf16"])
+    pt.add_argument("--out", metavar="RUN_DIR", help="run folder (default runs/<model>-<data>-<time>)")
+    pt.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", help="config overrides")
+    pt.add_argument("--quiet", action="store_true", help="no progress output")
+    pt.set_defaults(func=cmd_train)
+
+    # eval -------------------------------------------------------------------------------------
+    pe = sub.add_parser("eval", help="evaluate a trained run; writes metrics.json", formatter_class=_Formatter,
+                        epilog="examples:\n  genzoo eval runs/classifier-mnist-20260101-120000\n"
+                               "  genzoo eval RUN --which last --split test")
+    pe.add_argument("run", help="run folder")
+    pe.add_argument("--which", choices=["best", "last"], default="best", help="checkpoint (best falls back to last)")
+    pe.add_argument("--split", default="test", help="dataset split to evaluate on (default test)")
+    pe.add_argument("--data-dir", help="where the dataset lives now, if it moved since training")
+    pe.add_argument("--batch-size", type=int, default=1000)
+    pe.add_argument("--device", default="auto")
+    pe.set_defaults(func=cmd_eval)
+
+    # sample -----------------------------------------------------------------------------------
+    ps = sub.add_parser("sample", help="draw samples from a trained generative model",
+                        formatter_class=_Formatter,
+                        epilog="examples:\n  genzoo sample runs/dcgan-mnist-mini-20260101-1200 --n 64 --out grid.png\n"
+                               "  genzoo sample RUN --n 10000 --out-dir samples/  (one PNG per image)")
+    ps.add_argument("run", help="run folder")
+    ps.add_argument("--n", type=int, default=64, help="number of samples")
+    ps.add_argument("--out", help="grid PNG path (default RUN/samples/sample.png)")
+    ps.add_argument("--out-dir", help="write one PNG per sample into this folder")
+    ps.add_argument("--seed", type=int, default=0)
+    ps.add_argument("--which", choices=["best", "last"], default="last")
+    ps.add_argument("--labels", help="comma-separated class labels for conditional models")
+    ps.add_argument("--device", default="auto")
+    ps.set_defaults(func=cmd_sample)
+
+    # data -------------------------------------------------------------------------------------
+    pd = sub.add_parser("data", help="list, describe or download datasets", formatter_class=_Formatter,
+                        epilog="examples:\n  genzoo data list\n  genzoo data info mnist --data-dir ~/data\n"
+                               "  genzoo data fetch fashion-mnist --data-dir ~/data")
+    dsub = pd.add_subparsers(dest="data_command", metavar="ACTION")
+    d1 = dsub.add_parser("list", help="the named datasets and whether their files are present")
+    d1.add_argument("--data-dir")
+    d1.set_defaults(func=cmd_data_list)
+    d2 = dsub.add_parser("info", help="load a dataset and describe it")
+    d2.add_argument("name")
+    d2.add_argument("--data-dir")
+    d2.set_defaults(func=cmd_data_info)
+    d3 = dsub.add_parser("fetch", help="download (with checksums) and unpack a dataset")
+    d3.add_argument("name")
+    d3.add_argument("--data-dir")
+    d3.add_argument("--timeout", type=float, default=60.0)
+    d3.set_defaults(func=cmd_data_fetch)
+    pd.set_defaults(func=lambda a: (pd.print_help(), 0)[1])
+    return p
+
+
+# ---- helpers ---------------------------------------------------------------------------------
+def _resolve_device(name: str):
+    from genzoo.train.distributed import from_env
+    from genzoo.train.trainer import resolve_device
+
+    return resolve_device(name, from_env())
+
+
+def _split_overrides(entry, items: list[str]) -> tuple[dict, dict, dict]:
+    """--set KEY=VALUE items -> (model overrides, trainer overrides, data options)."""
+    from genzoo.config import field_names, parse_assignments, unknown_key_error
+    from genzoo.train import TrainConfig
+
+    model_keys, train_keys = field_names(entry.config_cls), field_names(TrainConfig)
+    data_keys = ["image_size", "limit", "crop"]
+    model, train, data = {}, {}, {}
+    for key, value in parse_assignments(items).items():
+        if key.startswith("train."):
+            k = key[6:]
+            if k not in train_keys:
+                raise unknown_key_error(k, train_keys, "trainer")
+            train[k] = value
+        elif key.startswith("data."):
+            k = key[5:]
+            if k not in data_keys:
+                raise unknown_key_error(k, data_keys, "data")
+            data[k] = value
+        elif key.startswith("model."):
+            model[key[6:]] = value
+        elif key in model_keys:
+            model[key] = value
+        elif key in train_keys:
+            train[key] = value
+        else:
+            raise unknown_key_error(key, model_keys + [f"train.{k}" for k in train_keys], f"{entry.name} config")
+    return model, train, data
+
+
+def _lr_keys(entry) -> list[str]:
+    from genzoo.config import field_names
+
+    keys = field_names(entry.config_cls)
+    if "lr" in keys:
+        return ["lr"]
+    found = [k for k in keys if k.startswith("lr_")]
+    if not found:
+        raise ConfigError(f"{entry.name} has no learning-rate setting for --lr")
+    return found
+
+
+def _load_split(data_args: dict[str, Any], split: str, data_dir: str | None = None):
+    from genzoo.data import load
+
+    opts = {k: data_args.get(k) for k in ("image_size", "limit", "crop") if data_args.get(k) is not None}
+    return load(data_args.get("name"), split=split, data_dir=data_dir or data_args.get("data_dir"), **opts)
+
+
+def _eval_split(data_args: dict[str, Any]):
+    """The test split where the dataset has one (None otherwise)."""
+    from genzoo.data import info
+
+    if "test" not in info(data_args["name"]).splits:
+        return None
+    try:
+        return _load_split(data_args, "test")
+    except GenzooError:
+        return None
+
+
+def _print(msg: str) -> None:
+    from genzoo.train.distributed import from_env
+
+    if from_env().is_main:
+        print(msg, flush=True)
+
+
+# ---- commands --------------------------------------------------------------------------------
+def cmd_list(args) -> int:
+    from genzoo import registry
+    from genzoo.config import describe
+
+    if args.model:
+        entry = registry.get(args.model)
+        print(f"{entry.name} ({entry.family}): {entry.description}\n")
+        doc = (entry.model_cls.__doc__ or "").strip()
+        if doc:
+            print(textwrap.indent(doc, "  ") + "\n")
+        print("config keys (set with --set KEY=VALUE):")
+        defaults = entry.default_config()
+        for name, tp, _default, help_ in describe(entry.config_cls):
+            print(f"  {name:<18} {tp:<22} {getattr(defaults, name)!r:<14} {help_}")
+        if entry.train_defaults:
+            print("\ntrainer defaults: " + ", ".join(f"{k}={v}" for k, v in entry.train_defaults.items()))
+        return 0
+    rows = registry.entries()
+    fam_w = max(len(e.family) for e in rows)
+    name_w = max(len(e.name) for e in rows)
+    for e in sorted(rows, key=lambda e: (e.family, e.name)):
+        print(f"{e.name:<{name_w}}  {e.family:<{fam_w}}  {e.description}")
+    return 0
+
+
+def cmd_train(args) -> int:
+    from genzoo import registry
+    from genzoo.config import from_dict, replace
+    from genzoo.train import RunDir, TrainConfig, Trainer
+    from genzoo.train import distributed as dist
+
+    if args.resume:
+        if args.model:
+            raise ConfigError("give either a model name or --resume RUN_DIR, not both")
+        run = RunDir(args.resume)
+        if not run.path.is_dir():
+            raise ConfigError(f"run folder {run.path} does not exist")
+        saved = run.read_config()
+        entry = registry.get(saved["model"])
+        tcfg = from_dict(TrainConfig, saved["train"])
+        if args.device:
+            tcfg = replace(tcfg, {"device": args.device})
+        if args.quiet:
+            tcfg = replace(tcfg, {"progress": False})
+        if not run.last.is_file():
+            raise ConfigError(f"{run.path} has no checkpoint to resume from (checkpoints/last.pt)")
+        data_args = saved["data"]
+        if args.data_dir:
+            data_args = {**data_args, "data_dir": args.data_dir}
+        data = _load_split(data_args, "train")
+        from genzoo.data.imageset import DataSpec
+
+        if DataSpec.from_dict(saved["data_spec"]).shape != data.spec.shape:
+            raise ConfigError(f"the data now loaded has shape {data.spec.shape}, but {run.path} was trained "
+                              f"on {tuple(saved['data_spec'].values())[:3]}")
+        model = registry.build(entry.name, data.spec, config=from_dict(entry.config_cls, saved["model_config"]))
+        trainer = Trainer(model, data, tcfg, run_dir=run.path, eval_data=_eval_split(data_args),
+                          data_args=data_args, log=_print)
+        summary = trainer.fit(resume=True)
+        return _finish(trainer, summary)
+
+    if not args.model:
+        raise ConfigError("name a model to train (see `genzoo list`), or --resume RUN_DIR")
+    entry = registry.get(args.model)
+    model_over, train_over, data_over = _split_overrides(entry, args.set)
+    if args.lr is not None:
+        for k in _lr_keys(entry):
+            model_over[k] = args.lr
+    train_settings: dict[str, Any] = dict(entry.train_defaults)
+    if args.epochs is not None or args.steps is not None:
+        train_settings.pop("epochs", None)
+        train_settings.pop("steps", None)
+    for key in ("epochs", "steps", "batch_size", "seed", "device", "precision"):
+        if getattr(args, key) is not None:
+            train_settings[key] = getattr(args, key)
+    if args.quiet:
+        train_settings["progress"] = False
+    train_settings.update(train_over)
+    tcfg = replace(TrainConfig(), train_settings, what="trainer")
+    if tcfg.epochs is None and tcfg.steps is None:
+        tcfg = replace(tcfg, {"epochs": 1})
+
+    from genzoo.config import coerce
+    from genzoo.data import DEFAULT_DATASET
+
+    data_args: dict[str, Any] = {"name": args.data or DEFAULT_DATASET}
+    if args.data_dir:
+        data_args["data_dir"] = str(Path(args.data_dir).expanduser().resolve())
+    for k, v in data_over.items():
+        data_args[k] = coerce(v, int, f"data.{k}")
+    data = _load_split(data_args, "train")
+    eval_data = _eval_split(data_args)
+
+    info = dist.from_env()
+    out = args.out
+    if out is None:
+        stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        out = str(Path("runs") / f"{entry.name}-{data_args['name'].replace('folder:', '').replace('/', '_')}-{stamp}")
+        if info.enabled:  # every process must write to the same folder: take rank 0's name
+            dist.init(info, _resolve_device(tcfg.device))
+            out = dist.gather_objects(out)[0]
+    model = registry.build(entry.name, data.spec, model_over, seed=tcfg.seed)
+    trainer = Trainer(model, data, tcfg, run_dir=out, eval_data=eval_data, data_args=data_args, log=_print)
+    _print(f"training {entry.name} on {data.name} ({len(data)} images {'x'.join(map(str, data.shape))}) "
+           f"for {trainer.total_steps} steps -> {out}")
+    summary = trainer.fit()
+    return _finish(trainer, summary)
+
+
+def _finish(trainer, summary: dict[str, Any]) -> int:
+    run = trainer.run.path
+    if summary["status"] == "interrupted":
+        _print(f"interrupted at step {summary['step']}; checkpoint saved. Resume with: "
+               f"genzoo train --resume {run}")
+        return 130
+    grids = sorted((run / "samples").glob("*.png")) if (run / "samples").is_dir() else []
+    _print(f"done: {summary['step']} steps in {summary['train_seconds']:.1f} s "
+           f"({summary['images_per_s']:.0f} images/s), status {summary['status']}")
+    _print(f"run folder: {run}")
+    if grids:
+        _print(f"samples: {grids[-1]}")
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from genzoo.train import RunDir, load_model
+
+    run = RunDir(args.run)
+    device = _resolve_device(args.device)
+    model = load_model(run.path, which=args.which, device=device)
+    saved = run.read_config()
+    data = _load_split(saved["data"], args.split, args.data_dir)
+    res = model.evaluate(data, batch_size=args.batch_size)
+    if not res:
+        raise ConfigError(f"{saved['model']} has no evaluation of its own yet")
+    prefix = args.split
+    figures = {f"{prefix}_{k}": v for k, v in res.items()}
+    figures[f"{prefix}_checkpoint_step"] = getattr(model, "checkpoint_step", None)
+    run.update_metrics(figures)
+    _print_figures(res, prefix, data)
+    print(f"wrote {run.path / 'metrics.json'}")
+    return 0
+
+
+def _print_figures(res: dict[str, Any], prefix: str, data) -> None:
+    for k, v in res.items():
+        if isinstance(v, float):
+            print(f"{prefix}_{k:<24} {v:.4f}")
+        elif isinstance(v, int):
+            print(f"{prefix}_{k:<24} {v}")
+    if "per_class_accuracy" in res:
+        names = data.class_names or [str(i) for i in range(len(res["per_class_accuracy"]))]
+        print("\nper-class accuracy:")
+        for name, acc in zip(names, res["per_class_accuracy"]):
+            print(f"  {name:<14} {acc:.4f}")
+    if "confusion_matrix" in res:
+        cm = res["confusion_matrix"]
+        w = max(len(str(v)) for row in cm for v in row) + 1
+        print("\nconfusion matrix (rows: true class, columns: predicted):")
+        for row in cm:
+            print("  " + "".join(f"{v:>{w}}" for v in row))
+
+
+def cmd_sample(args) -> int:
+    import torch
+
+    from genzoo.report.grid import save_grid
+    from genzoo.train import RunDir, load_model
+
+    run = RunDir(args.run)
+    model = load_model(run.path, which=args.which, device=_resolve_device(args.device))
+    if not model.can_sample():
+        raise ConfigError(f"{model.name} is not a generative model: it cannot sample")
+    if args.n < 1:
+        raise ConfigError("--n must be at least 1")
+    g = torch.Generator().manual_seed(args.seed)
+    labels = None
+    if args.labels:
+        try:
+            wanted = [int(v) for v in args.labels.split(",")]
+        except ValueError:
+            raise ConfigError(f"--labels takes comma-separated integers, got {args.labels!r}") from None
+        labels = torch.tensor([wanted[i % len(wanted)] for i in range(args.n)])
+    with torch.no_grad():
+        x = model.sample(args.n, labels=labels, generator=g) if labels is not None else \
+            model.sample(args.n, generator=g)
+    if args.out_dir:
+        from genzoo.data.images import write_png
+        from genzoo.data.imageset import to_uint8
+
+        out = Path(args.out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        imgs = to_uint8(x, model.input_range)
+        for i, img in enumerate(imgs):
+            write_png(out / f"{i:06d}.png", img)
+        print(f"wrote {len(imgs)} images to {out}")
+    if args.out or not args.out_dir:
+        path = save_grid(x, args.out or run.samples / "sample.png", value_range=model.input_range)
+        print(f"wrote {path}")
+    return 0
+
+
+def cmd_data_list(args) -> int:
+    from genzoo.data.catalog import DATASETS, locate
+
+    for name, ds in DATASETS.items():
+        if name == "mnist-mini":
+            where = "embedded"
+        else:
+            try:
+                where = str(locate(name, args.data_dir))
+            except GenzooError:
+                where = "not present (genzoo data fetch " + name + ")"
+        print(f"{name:<14} {ds.description}\n{'':<14} files: {where}")
+    print("folder:PATH    any image folder (one subfolder per class, or images directly)")
+    return 0
+
+
+def cmd_data_info(args) -> int:
+    from genzoo.data import info, load
+
+    ds = info(args.name)
+    print(f"{ds.name}: {ds.description}")
+    if ds.license:
+        print(f"license: {ds.license}")
+    for split in ds.splits:
+        try:
+            d = load(args.name, split=split, data_dir=args.data_dir)
+        except GenzooError as e:
+            if split == ds.splits[0]:
+                raise
+            print(f"  {split}: unavailable ({e})")
+            continue
+        x = d.images.float()
+        line = f"  {split}: {len(d)} images {'x'.join(map(str, d.shape))}, pixel mean {x.mean():.1f} std {x.std():.1f}"
+        if d.labels is not None:
+            counts = d.labels.bincount(minlength=d.num_classes).tolist()
+            line += f", {d.num_classes} classes, per class {counts}"
+        if d.attrs is not None:
+            line += f", {len(d.attr_names)} attributes"
+        print(line)
+    return 0
+
+
+def cmd_data_fetch(args) -> int:
+    from genzoo.data import fetch
+
+    fetch(args.name, args.data_dir, timeout=args.timeout)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    try:
+        return int(args.func(args) or 0)
+    except GenzooError as e:
+        print(f"genzoo: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("genzoo: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        os._exit(0)

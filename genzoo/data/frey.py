@@ -1,0 +1,31 @@
+"""Frey faces (`frey_rawface.mat`): 1965 grey 28x20 faces, variable `ff` of shape (560, 1965)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from genzoo.errors import DataError
+
+
+def load_frey(folder_or_file: str | Path) -> torch.Tensor:
+    path = Path(folder_or_file)
+    if path.is_dir():
+        path = path / "frey_rawface.mat"
+    if not path.is_file():
+        raise DataError(f"missing file {path}")
+    from scipy.io import loadmat
+
+    try:
+        mat = loadmat(path, variable_names=["ff"])
+    except Exception as e:  # scipy raises ValueError/TypeError/OSError on corrupt files
+        raise DataError(f"{path}: not a readable .mat file ({type(e).__name__}: {e}); "
+                        "the file is corrupt or truncated, download it again") from None
+    if "ff" not in mat:
+        raise DataError(f"{path}: no variable 'ff' in the .mat file")
+    ff = np.asarray(mat["ff"])
+    if ff.ndim != 2 or ff.shape[0] != 560:
+        raise DataError(f"{path}: expected 'ff' of shape (560, N), got {ff.shape}")
+    return torch.from_numpy(np.ascontiguousarray(ff.T.reshape(-1, 1, 28, 20).astype(np.uint8)))

@@ -1,0 +1,216 @@
+"""`ImageSet`: a whole dataset as uint8 NCHW tensors in memory, with labels and attributes.
+
+Batching draws shuffled index slices from a seeded permutation per epoch, so there is no per-sample
+Python work and the data order of any step can be recomputed from (seed, epoch, position) alone,
+which is what makes resume exact. Conversion to float happens in one place, `to_float`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import torch
+
+from genzoo.errors import DataError
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """What a model needs to know about its data: image shape, classes, attributes."""
+
+    channels: int
+    height: int
+    width: int
+    num_classes: int = 0
+    class_names: tuple[str, ...] = ()
+    attr_names: tuple[str, ...] = ()
+    name: str = ""
+    hflip_ok: bool = False  # is a horizontal flip label-preserving (clothes, objects, faces; not digits)
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return (self.channels, self.height, self.width)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> DataSpec:
+        d = dict(d)
+        d["class_names"] = tuple(d.get("class_names", ()))
+        d["attr_names"] = tuple(d.get("attr_names", ()))
+        return cls(**{k: v for k, v in d.items() if k in {f.name for f in dataclasses.fields(cls)}})
+
+
+@dataclass
+class Batch:
+    """One training batch: float images on the model's device, optional labels and attributes."""
+
+    x: torch.Tensor
+    y: torch.Tensor | None = None
+    attrs: torch.Tensor | None = None
+
+    def __len__(self) -> int:
+        return self.x.shape[0]
+
+    def to(self, device, memory_format=torch.contiguous_format) -> Batch:
+        def mv(t):
+            return None if t is None else t.to(device, non_blocking=True)
+
+        x = self.x.to(device, non_blocking=True)
+        if memory_format is not torch.contiguous_format and x.dim() == 4:
+            x = x.contiguous(memory_format=memory_format)
+        return Batch(x, mv(self.y), mv(self.attrs))
+
+
+def to_float(x: torch.Tensor, value_range: tuple[float, float] = (-1.0, 1.0)) -> torch.Tensor:
+    """uint8 [0, 255] -> float32 in `value_range` (the one place where images become floats)."""
+    lo, hi = value_range
+    return x.to(torch.float32).mul_((hi - lo) / 255.0).add_(lo)
+
+
+def to_uint8(x: torch.Tensor, value_range: tuple[float, float] = (-1.0, 1.0)) -> torch.Tensor:
+    """float in `value_range` -> uint8 [0, 255], clamped and rounded."""
+    lo, hi = value_range
+    return ((x.detach().float() - lo) * (255.0 / (hi - lo))).round_().clamp_(0, 255).to(torch.uint8)
+
+
+@dataclass
+class ImageSet:
+    """Images (uint8, N x C x H x W), labels (int64 or None), attributes (N x A in {0,1} or None)."""
+
+    images: torch.Tensor
+    labels: torch.Tensor | None = None
+    attrs: torch.Tensor | None = None
+    attr_names: tuple[str, ...] = ()
+    class_names: tuple[str, ...] = ()
+    name: str = ""
+    hflip_ok: bool = False
+    num_classes: int = field(default=-1)
+
+    def __post_init__(self):
+        x = self.images
+        if not isinstance(x, torch.Tensor) or x.dtype != torch.uint8 or x.dim() != 4:
+            raise DataError(
+                f"ImageSet {self.name!r}: images must be a uint8 tensor of shape N x C x H x W, got "
+                f"{getattr(x, 'dtype', type(x))} {tuple(getattr(x, 'shape', ()))}")
+        if x.shape[1] not in (1, 3):
+            raise DataError(f"ImageSet {self.name!r}: expected 1 or 3 channels, got {x.shape[1]} "
+                            "(images must be N x C x H x W)")
+        n = x.shape[0]
+        if self.labels is not None:
+            self.labels = torch.as_tensor(self.labels, dtype=torch.int64)
+            if self.labels.shape != (n,):
+                raise DataError(f"ImageSet {self.name!r}: {n} images but labels of shape "
+                                f"{tuple(self.labels.shape)}")
+        if self.attrs is not None:
+            if self.attrs.dim() != 2 or self.attrs.shape[0] != n:
+                raise DataError(f"ImageSet {self.name!r}: {n} images but attributes of shape "
+                                f"{tuple(self.attrs.shape)}")
+            if self.attr_names and len(self.attr_names) != self.attrs.shape[1]:
+                raise DataError(f"ImageSet {self.name!r}: {self.attrs.shape[1]} attribute columns but "
+                                f"{len(self.attr_names)} names")
+        self.class_names = tuple(self.class_names)
+        self.attr_names = tuple(self.attr_names)
+        if self.num_classes < 0:
+            if self.class_names:
+                self.num_classes = len(self.class_names)
+            elif self.labels is not None and n:
+                self.num_classes = int(self.labels.max()) + 1
+            else:
+                self.num_classes = 0
+
+    # ---- basic facts -------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return self.images.shape[0]
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return tuple(self.images.shape[1:])  # type: ignore[return-value]
+
+    @property
+    def spec(self) -> DataSpec:
+        c, h, w = self.shape
+        return DataSpec(c, h, w, self.num_classes, self.class_names, self.attr_names, self.name, self.hflip_ok)
+
+    def __repr__(self) -> str:
+        c, h, w = self.shape
+        extra = f", {self.num_classes} classes" if self.labels is not None else ""
+        extra += f", {len(self.attr_names)} attributes" if self.attrs is not None else ""
+        return f"ImageSet({self.name!r}, {len(self)} images {c}x{h}x{w}{extra})"
+
+    # ---- subsets -----------------------------------------------------------------------------
+    def subset(self, index: torch.Tensor | slice | list[int]) -> ImageSet:
+        """A new ImageSet holding the rows in `index` (tensor of indices, list, or slice)."""
+        if isinstance(index, list):
+            index = torch.as_tensor(index, dtype=torch.int64)
+
+        def pick(t):
+            return None if t is None else t[index]
+
+        return dataclasses.replace(self, images=self.images[index], labels=pick(self.labels),
+                                   attrs=pick(self.attrs))
+
+    def take(self, n: int) -> ImageSet:
+        return self.subset(slice(0, min(n, len(self))))
+
+    def split(self, holdout: float | int, seed: int = 0) -> tuple[ImageSet, ImageSet]:
+        """Random split into (rest, holdout); `holdout` is a fraction (< 1) or a count."""
+        n = len(self)
+        k = int(round(holdout * n)) if isinstance(holdout, float) and holdout < 1 else int(holdout)
+        if not 0 < k < n:
+            raise DataError(f"cannot hold out {holdout} of {n} images")
+        perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+        return self.subset(perm[k:].sort().values), self.subset(perm[:k].sort().values)
+
+    def per_class(self, n_per_class: int, seed: int = 0) -> ImageSet:
+        """A class-balanced random subset with `n_per_class` images of each class."""
+        if self.labels is None:
+            raise DataError(f"{self.name}: per-class subsets need labels")
+        g = torch.Generator().manual_seed(seed)
+        picks = []
+        for c in range(self.num_classes):
+            idx = (self.labels == c).nonzero().flatten()
+            picks.append(idx[torch.randperm(len(idx), generator=g)[:n_per_class]])
+        return self.subset(torch.cat(picks).sort().values)
+
+    # ---- batching ----------------------------------------------------------------------------
+    def steps_per_epoch(self, batch_size: int, world_size: int = 1) -> int:
+        per_rank = len(self) // world_size
+        steps = per_rank // batch_size
+        if steps == 0:
+            raise DataError(f"{self.name}: {len(self)} images are too few for batch size {batch_size}"
+                            f"{f' x {world_size} processes' if world_size > 1 else ''}; lower --batch-size")
+        return steps
+
+    def epoch_order(self, seed: int, epoch: int) -> torch.Tensor:
+        """The shuffled order of epoch `epoch`: a pure function of (seed, epoch)."""
+        g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+        return torch.randperm(len(self), generator=g)
+
+    def batches(self, batch_size: int, seed: int = 0, epoch: int = 0, start: int = 0,
+                rank: int = 0, world_size: int = 1) -> Iterator[tuple[torch.Tensor, ...]]:
+        """Yield (images uint8, labels | None, attrs | None) for one epoch, from batch `start` on.
+
+        Incomplete final batches are dropped (fixed steps per epoch keeps resume arithmetic exact and
+        batchnorm away from tiny batches). With `world_size` > 1 each rank gets a disjoint shard.
+        """
+        order = self.epoch_order(seed, epoch)
+        if world_size > 1:
+            order = order[rank::world_size]
+        steps = self.steps_per_epoch(batch_size, world_size)
+        for i in range(start, steps):
+            idx = order[i * batch_size:(i + 1) * batch_size]
+            yield (self.images[idx],
+                   None if self.labels is None else self.labels[idx],
+                   None if self.attrs is None else self.attrs[idx])
+
+    def iter_ordered(self, batch_size: int) -> Iterator[tuple[torch.Tensor, ...]]:
+        """All images in stored order (for evaluation), last batch possibly smaller."""
+        for i in range(0, len(self), batch_size):
+            sl = slice(i, i + batch_size)
+            yield (self.images[sl],
+                   None if self.labels is None else self.labels[sl],
+                   None if self.attrs is None else self.attrs[sl])

@@ -1,0 +1,116 @@
+"""The Model contract: a model owns its networks, optimizers and one training step.
+
+The Trainer owns everything around the step (data order, logging, checkpoints, evaluation, resume).
+A subclass implements `configure_optimizers(total_steps)` and `train_step(batch, step)`; optional
+capabilities are `evaluate`, `sample`, `encode`, `decode`, `reconstruct`, `predict`, `log_likelihood`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from genzoo.data.imageset import Batch, DataSpec, to_float
+
+
+class Model(nn.Module):
+    """Base class of every genzoo model."""
+
+    name: ClassVar[str] = ""
+    # images reach train_step as floats in this range: (-1, 1) for GANs, (0, 1) for likelihood models
+    input_range: ClassVar[tuple[float, float]] = (-1.0, 1.0)
+    # the evaluation figure used for best.pt and early stopping, and whether higher is better
+    val_metric: ClassVar[str | None] = None
+    val_higher_is_better: ClassVar[bool] = True
+
+    def __init__(self, cfg: Any, spec: DataSpec):
+        super().__init__()
+        self.cfg = cfg
+        self.spec = spec
+        self.optimizers: dict[str, torch.optim.Optimizer] = {}
+        self.schedulers: dict[str, Any] = {}
+        # set by the Trainer for data-parallel runs: averages gradients across processes
+        self.grad_sync = None
+
+    # ---- to implement --------------------------------------------------------------------------
+    def configure_optimizers(self, total_steps: int) -> None:
+        """Create `self.optimizers` (and `self.schedulers`); `total_steps` is known for LR schedules."""
+        raise NotImplementedError
+
+    def train_step(self, batch: Batch, step: int) -> dict[str, torch.Tensor | float]:
+        """One training step (forward, backward, optimizer updates); returns scalars to log."""
+        raise NotImplementedError
+
+    # ---- optional -------------------------------------------------------------------------------
+    def evaluate(self, data, batch_size: int = 1000) -> dict[str, Any]:
+        """Figures on a held-out `ImageSet` (accuracy, reconstruction error, ...)."""
+        return {}
+
+    def augment(self, images: torch.Tensor) -> torch.Tensor:
+        """Training-time augmentation of a uint8 batch (identity by default)."""
+        return images
+
+    def can_sample(self) -> bool:
+        return callable(getattr(self, "sample", None))
+
+    # ---- helpers for subclasses ----------------------------------------------------------------
+    @property
+    def device(self) -> torch.device:
+        for p in self.parameters():
+            return p.device
+        return torch.device("cpu")
+
+    def prepare(self, images_uint8: torch.Tensor) -> torch.Tensor:
+        """uint8 images -> floats in this model's input range, on its device."""
+        return to_float(images_uint8.to(self.device), self.input_range)
+
+    def optimize(self, name: str, loss: torch.Tensor, params: Iterable[nn.Parameter] | None = None,
+                 clip_grad_norm: float | None = None, retain_graph: bool = False) -> torch.Tensor | None:
+        """zero_grad -> backward -> (all-reduce across processes) -> optional clip -> step -> LR step.
+
+        Returns the gradient norm when clipping (useful to log), else None.
+        """
+        opt = self.optimizers[name]
+        opt.zero_grad(set_to_none=True)
+        loss.backward(retain_graph=retain_graph)
+        group_params = [p for g in opt.param_groups for p in g["params"]] if params is None else list(params)
+        if self.grad_sync is not None:
+            self.grad_sync(group_params)
+        norm = None
+        if clip_grad_norm is not None:
+            norm = torch.nn.utils.clip_grad_norm_(group_params, clip_grad_norm)
+        opt.step()
+        if name in self.schedulers:
+            self.schedulers[name].step()
+        return norm
+
+    # ---- state for exact resume -----------------------------------------------------------------
+    def extra_state(self) -> dict[str, Any]:
+        """Anything besides parameters/buffers/optimizers that a step reads (override if needed)."""
+        return {}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        pass
+
+    def training_state(self) -> dict[str, Any]:
+        return {
+            "model": self.state_dict(),
+            "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
+            "schedulers": {k: s.state_dict() for k, s in self.schedulers.items()},
+            "extra": self.extra_state(),
+        }
+
+    def load_training_state(self, state: dict[str, Any], weights_only: bool = False) -> None:
+        self.load_state_dict(state["model"])
+        if weights_only:
+            return
+        for k, s in state.get("optimizers", {}).items():
+            if k in self.optimizers:
+                self.optimizers[k].load_state_dict(s)
+        for k, s in state.get("schedulers", {}).items():
+            if k in self.schedulers:
+                self.schedulers[k].load_state_dict(s)
+        self.load_extra_state(state.get("extra", {}))

@@ -1,0 +1,65 @@
+"""Shared fixtures: the real datasets in ../shared/data (skipped cleanly when absent), tiny data,
+and a helper to run the `genzoo` command in a subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("GENZOO_SHARED_DATA", ROOT.parent / "shared" / "data"))
+
+torch.set_num_threads(min(2, torch.get_num_threads()))
+
+
+def shared_path(*parts: str) -> Path:
+    """Path under ../shared/data, or skip the test with the reason when it is absent."""
+    p = SHARED.joinpath(*parts)
+    if not p.exists():
+        pytest.skip(f"real data not available: {p} is absent (set GENZOO_SHARED_DATA to its folder)")
+    return p
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    return shared_path()
+
+
+@pytest.fixture(scope="session")
+def mini():
+    """The embedded mnist-mini training split."""
+    from genzoo.data import load
+
+    return load("mnist-mini")
+
+
+@pytest.fixture(scope="session")
+def mini_test():
+    from genzoo.data import load
+
+    return load("mnist-mini", split="test")
+
+
+def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300, env: dict | None = None,
+            check: bool = False) -> subprocess.CompletedProcess:
+    """Run `python -m genzoo ARGS` and return the completed process (text output)."""
+    e = dict(os.environ)
+    e["PYTHONPATH"] = str(ROOT) + os.pathsep + e.get("PYTHONPATH", "")
+    e.setdefault("OMP_NUM_THREADS", "2")
+    if env:
+        e.update(env)
+    proc = subprocess.run([sys.executable, "-m", "genzoo", *args], cwd=cwd, env=e, capture_output=True,
+                          text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"genzoo {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+@pytest.fixture
+def cli():
+    return run_cli

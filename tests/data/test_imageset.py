@@ -1,0 +1,86 @@
+import pytest
+import torch
+
+from genzoo.data.augment import random_crop, random_hflip
+from genzoo.data.imageset import ImageSet, to_float, to_uint8
+from genzoo.errors import DataError
+
+
+def tiny(n=50, c=1, size=4):
+    x = torch.arange(n * c * size * size, dtype=torch.int64).remainder(256).to(torch.uint8)
+    return ImageSet(x.reshape(n, c, size, size), torch.arange(n) % 5, name="tiny")
+
+
+def test_batches_cover_each_image_once_per_epoch():
+    d = tiny(50)
+    seen = torch.cat([y for _, y, _ in d.batches(10, seed=3, epoch=0)])
+    assert sorted(seen.tolist()) == sorted(d.labels.tolist())  # 5 full batches = all 50
+    idx_epoch0 = [x[:, 0, 0, 0].tolist() for x, _, _ in d.batches(10, seed=3, epoch=0)]
+    idx_again = [x[:, 0, 0, 0].tolist() for x, _, _ in d.batches(10, seed=3, epoch=0)]
+    idx_epoch1 = [x[:, 0, 0, 0].tolist() for x, _, _ in d.batches(10, seed=3, epoch=1)]
+    assert idx_epoch0 == idx_again and idx_epoch0 != idx_epoch1
+
+
+def test_batches_resume_midway_and_drop_last():
+    d = tiny(53)
+    full = [y.tolist() for _, y, _ in d.batches(10, seed=1, epoch=2)]
+    assert len(full) == 5  # 53 // 10, the incomplete batch is dropped
+    assert [y.tolist() for _, y, _ in d.batches(10, seed=1, epoch=2, start=3)] == full[3:]
+
+
+def test_shards_are_disjoint():
+    d = ImageSet(torch.zeros(40, 1, 2, 2, dtype=torch.uint8), torch.arange(40))
+    a = torch.cat([y for _, y, _ in d.batches(5, seed=0, rank=0, world_size=2)])
+    b = torch.cat([y for _, y, _ in d.batches(5, seed=0, rank=1, world_size=2)])
+    assert len(set(a.tolist()) & set(b.tolist())) == 0 and len(a) == len(b) == 20
+
+
+def test_validation_of_shapes():
+    with pytest.raises(DataError, match="uint8"):
+        ImageSet(torch.zeros(3, 1, 4, 4))
+    with pytest.raises(DataError, match="1 or 3 channels"):
+        ImageSet(torch.zeros(3, 4, 4, 2, dtype=torch.uint8))
+    with pytest.raises(DataError, match="labels of shape"):
+        ImageSet(torch.zeros(3, 1, 4, 4, dtype=torch.uint8), torch.zeros(4))
+    with pytest.raises(DataError, match="lower --batch-size"):
+        tiny(5).steps_per_epoch(10)
+
+
+def test_split_and_per_class():
+    d = ImageSet(torch.zeros(50, 1, 2, 2, dtype=torch.uint8), torch.arange(50))
+    rest, held = d.split(0.2, seed=0)
+    assert len(rest) == 40 and len(held) == 10
+    assert sorted(rest.labels.tolist() + held.labels.tolist()) == list(range(50))
+    bal = tiny(50).per_class(3)
+    assert bal.labels.bincount().tolist() == [3] * 5
+
+
+def test_float_conversion_round_trip():
+    x = torch.arange(256, dtype=torch.uint8).reshape(1, 1, 16, 16)
+    for rng in [(-1.0, 1.0), (0.0, 1.0)]:
+        f = to_float(x, rng)
+        assert f.min() == rng[0] and f.max() == rng[1]
+        assert torch.equal(to_uint8(f, rng), x)
+
+
+def test_random_crop_is_a_translation():
+    x = torch.arange(2 * 36, dtype=torch.float32).reshape(2, 1, 6, 6) + 1
+    torch.manual_seed(0)
+    out = random_crop(x, 2)
+    assert out.shape == x.shape
+    for i in range(2):
+        padded = torch.nn.functional.pad(x[i], (2, 2, 2, 2))
+        matches = [(dy, dx) for dy in range(5) for dx in range(5)
+                   if torch.equal(padded[:, dy:dy + 6, dx:dx + 6], out[i])]
+        assert len(matches) == 1
+    # over many draws all 25 offsets appear (uniform random translation)
+    y = random_crop(torch.ones(2000, 1, 3, 3), 1)
+    assert y.sum((1, 2, 3)).unique().numel() >= 3
+
+
+def test_random_hflip():
+    x = torch.arange(4.0).reshape(1, 1, 1, 4).repeat(1000, 1, 1, 1)
+    out = random_hflip(x)
+    flipped = (out[:, 0, 0, 0] == 3).float().mean()
+    assert 0.4 < flipped < 0.6
+    assert torch.equal(out[out[:, 0, 0, 0] == 3][0, 0, 0], torch.tensor([3.0, 2, 1, 0]))

@@ -1,0 +1,67 @@
+import pytest
+import torch
+
+import genzoo
+from genzoo.data.imageset import ImageSet
+from genzoo.errors import ConfigError
+from genzoo.train import TrainConfig, Trainer
+
+
+def fit(model, data, steps, bs=64, **kw):
+    cfg = TrainConfig(steps=steps, batch_size=bs, progress=False, precision="fp32", **kw)
+    Trainer(model, data, cfg).fit()
+    return model
+
+
+def test_fast_net_learns_mnist_mini(mini, mini_test):
+    data = mini.take(3000)
+    model = genzoo.build("classifier", data.spec, width=8)
+    before = model.evaluate(mini_test)["accuracy"]
+    fit(model, data, 120)
+    res = model.evaluate(mini_test)
+    assert before < 0.3 and res["accuracy"] > 0.85, (before, res["accuracy"])
+    assert sum(map(sum, res["confusion_matrix"])) == len(mini_test) == res["n"]
+    assert len(res["per_class_accuracy"]) == 10 and min(res["per_class_accuracy"]) > 0.5
+
+
+def test_classic_net_learns(mini, mini_test):
+    data = mini.take(2000)
+    model = genzoo.build("classifier-classic", data.spec, width=8, hidden=64, lr=1e-3)
+    assert model.cfg.arch == "classic" and model.cfg.optimizer == "adam" and model.cfg.dropout == 0.5
+    fit(model, data, 100)
+    assert model.evaluate(mini_test)["accuracy"] > 0.7
+
+
+def test_three_channel_data_and_flip_tta():
+    # colour images whose class is the dominant channel: learnable, and flips preserve the label
+    g = torch.Generator().manual_seed(0)
+    n = 600
+    y = torch.randint(0, 3, (n,), generator=g)
+    x = torch.randint(0, 100, (n, 3, 16, 16), generator=g, dtype=torch.uint8)
+    x[torch.arange(n), y] += 120
+    data = ImageSet(x, y, class_names=("r", "g", "b"), name="toy", hflip_ok=True)
+    model = genzoo.build("classifier", data.spec, width=4)
+    assert model.tta_mode() == "flip" and model.use_hflip
+    fit(model, data, 40, bs=50)
+    assert model.evaluate(data)["accuracy"] > 0.9
+
+
+def test_tta_modes_do_not_hurt(mini, mini_test):
+    model = fit(genzoo.build("classifier", mini.spec, width=8), mini.take(3000), 100)
+    plain = model.evaluate(mini_test)["accuracy"]
+    model.cfg.tta = "shift"
+    assert model.evaluate(mini_test)["accuracy"] > plain - 0.02
+
+
+def test_features_are_penultimate(mini):
+    model = genzoo.build("classifier", mini.spec, width=8)
+    x = torch.zeros(5, 1, 28, 28)
+    f = model.features(x)
+    assert f.shape == (5, model.feature_dim) == (5, 32)
+    assert torch.allclose(model.net.head(f), model(x), atol=1e-6)
+
+
+def test_needs_labels():
+    data = ImageSet(torch.zeros(10, 1, 28, 28, dtype=torch.uint8), name="unlabelled")
+    with pytest.raises(ConfigError, match="at least 2 classes"):
+        genzoo.build("classifier", data.spec)

@@ -1,0 +1,81 @@
+"""The `genzoo` command end to end, in subprocesses, including error exits."""
+
+import json
+
+import pytest
+
+from tests.conftest import shared_path
+
+
+@pytest.mark.parametrize("cmd", [[], ["train"], ["eval"], ["sample"], ["list"], ["data"], ["data", "fetch"]])
+def test_help_has_examples(cli, cmd):
+    r = cli(*cmd, "--help")
+    assert r.returncode == 0 and "usage: genzoo" in r.stdout
+    if cmd not in (["data", "fetch"],):
+        assert "example" in r.stdout
+
+
+def test_list(cli):
+    r = cli("list", check=True)
+    assert "classifier" in r.stdout
+    r = cli("list", "classifier", check=True)
+    assert "label_smoothing" in r.stdout and "fast|classic" in r.stdout
+
+
+def test_train_eval_end_to_end(cli, tmp_path):
+    out = tmp_path / "run"
+    r = cli("train", "classifier", "--steps", "30", "--batch-size", "32", "--out", str(out), "--lr", "0.05",
+            "--set", "width=4", "data.limit=1000", "train.log_every=10", check=True)
+    assert f"run folder: {out}" in r.stdout
+    rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [x["step"] for x in rows if "loss" in x] == [10, 20, 30]
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["model_config"]["lr"] == 0.05 and cfg["data"] == {"name": "mnist-mini", "limit": 1000}
+    r = cli("eval", str(out), check=True)
+    assert "test_accuracy" in r.stdout and "confusion matrix" in r.stdout
+    m = json.loads((out / "metrics.json").read_text())
+    assert 0.1 < m["test_accuracy"] <= 1.0 and len(m["test_confusion_matrix"]) == 10
+    # a run folder cannot be trained into twice
+    r = cli("train", "classifier", "--steps", "1", "--out", str(out))
+    assert r.returncode == 2 and "--resume" in r.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["train", "clasifier"], "unknown model 'clasifier'. Did you mean classifier"),
+    (["train", "classifier", "--set", "widht=3"], "Did you mean width"),
+    (["train", "classifier", "--set", "width=abc"], "width: cannot use 'abc'"),
+    (["train", "classifier", "--data", "mnist", "--data-dir", "/nonexistent"], "genzoo data fetch mnist"),
+    (["train", "classifier", "--data", "frey", "--data-dir", "/nonexistent"], "dataset 'frey' not found"),
+    (["train", "--resume", "/nonexistent/run"], "does not exist"),
+    (["eval", "/nonexistent/run"], "does not exist"),
+    (["train"], "name a model"),
+    (["data", "info", "cifar-100"], "unknown dataset"),
+])
+def test_user_errors_are_one_clear_line(cli, args, message):
+    r = cli(*args)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert message in r.stderr and "Traceback" not in r.stderr
+
+
+def test_unlabelled_data_for_classifier_is_a_clear_error(cli):
+    root = shared_path("frey-faces")
+    r = cli("train", "classifier", "--data", "frey", "--data-dir", str(root.parent), "--steps", "1")
+    assert r.returncode == 2 and "at least 2 classes" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_corrupt_checkpoint_is_a_clear_error(cli, tmp_path):
+    out = tmp_path / "run"
+    cli("train", "classifier", "--steps", "2", "--batch-size", "16", "--out", str(out), "--quiet", "--set",
+        "width=4", "data.limit=64", check=True)
+    (out / "checkpoints" / "last.pt").write_bytes(b"garbage")
+    r = cli("train", "--resume", str(out))
+    assert r.returncode == 2 and "corrupt" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_data_commands(cli):
+    r = cli("data", "list", check=True)
+    assert "mnist-mini" in r.stdout and "embedded" in r.stdout
+    r = cli("data", "info", "mnist-mini", check=True)
+    assert "train: 10000 images 1x28x28" in r.stdout and "test: 2000 images" in r.stdout
+    r = cli("data", "fetch", "mnist-mini", check=True)
+    assert "embedded" in r.stdout

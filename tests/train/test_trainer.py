@@ -1,0 +1,179 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+import genzoo
+from genzoo.errors import TrainingError
+from genzoo.train import TrainConfig, Trainer, load_model
+from genzoo.train.checkpoint import load as load_ckpt
+from tests.conftest import ROOT, run_cli
+
+TINY = {"width": 4}
+
+
+def small(mini, n=640):
+    return mini.take(n)
+
+
+def train(mini, out, resume=False, until=None, **settings):
+    data = small(mini)
+    model = genzoo.build("classifier", data.spec, seed=settings.get("seed", 0), **TINY)
+    cfg = TrainConfig(**{"steps": 20, "batch_size": 32, "progress": False, "log_every": 5,
+                         "precision": "fp32", **settings})
+    tr = Trainer(model, data, cfg, run_dir=out, eval_data=None)
+    return tr, tr.fit(resume=resume, until=until)
+
+
+def weights(path):
+    return load_ckpt(path)["training_state"]["model"]
+
+
+def assert_same(a, b):
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+def test_exact_resume_gives_identical_weights(mini, tmp_path):
+    _, s = train(mini, tmp_path / "straight")
+    assert s["status"] == "finished" and s["step"] == 20
+    _, s1 = train(mini, tmp_path / "split", until=10)
+    assert s1["status"] == "paused" and s1["step"] == 10
+    _, s2 = train(mini, tmp_path / "split", resume=True)
+    assert s2["step"] == 20
+    assert_same(weights(tmp_path / "straight/checkpoints/last.pt"), weights(tmp_path / "split/checkpoints/last.pt"))
+    # the optimizer state too (momentum buffers), and the log has each step row once
+    a = load_ckpt(tmp_path / "straight/checkpoints/last.pt")["training_state"]["optimizers"]["net"]
+    b = load_ckpt(tmp_path / "split/checkpoints/last.pt")["training_state"]["optimizers"]["net"]
+    for k in a["state"]:
+        assert torch.equal(a["state"][k]["momentum_buffer"], b["state"][k]["momentum_buffer"])
+    steps = [json.loads(r)["step"] for r in (tmp_path / "split/metrics.jsonl").read_text().splitlines()]
+    assert steps == [5, 10, 15, 20]
+
+
+def test_resume_mid_epoch_with_augmentation(mini, tmp_path):
+    # 640 images / 32 = 20 steps per epoch; pause inside the 2nd epoch; augmentation draws random numbers
+    _, _ = train(mini, tmp_path / "a", steps=30)
+    train(mini, tmp_path / "b", steps=30, until=27)
+    train(mini, tmp_path / "b", steps=30, resume=True)
+    assert_same(weights(tmp_path / "a/checkpoints/last.pt"), weights(tmp_path / "b/checkpoints/last.pt"))
+
+
+def test_different_seeds_differ(mini, tmp_path):
+    train(mini, tmp_path / "s0", seed=0, steps=5)
+    train(mini, tmp_path / "s1", seed=1, steps=5)
+    a, b = weights(tmp_path / "s0/checkpoints/last.pt"), weights(tmp_path / "s1/checkpoints/last.pt")
+    assert not torch.equal(a["net.head.weight"], b["net.head.weight"])
+
+
+def test_run_folder_contents(mini, tmp_path):
+    train(mini, tmp_path / "r")
+    r = tmp_path / "r"
+    assert {p.name for p in r.iterdir()} >= {"config.json", "env.json", "metrics.jsonl", "metrics.json",
+                                           "checkpoints", "samples"}
+    cfg = json.loads((r / "config.json").read_text())
+    assert cfg["model"] == "classifier" and cfg["model_config"]["width"] == 4 and cfg["train"]["steps"] == 20
+    env = json.loads((r / "env.json").read_text())
+    assert env["torch"] == torch.__version__ and "git_commit" in env and env["python"]
+    model = load_model(r, which="last")
+    assert model.checkpoint_step == 20 and not model.training
+
+
+def test_nan_loss_stops_and_keeps_last_good_checkpoint(mini, tmp_path, monkeypatch):
+    from genzoo.models.classifier import Classifier
+
+    real_step = Classifier.train_step
+
+    def step(self, batch, step):
+        out = real_step(self, batch, step)
+        if step >= 12:
+            out["loss"] = torch.tensor(float("nan"))
+        return out
+
+    monkeypatch.setattr(Classifier, "train_step", step)
+    with pytest.raises(TrainingError, match=r"loss became nan at step 13.*last good checkpoint"):
+        train(mini, tmp_path / "n", checkpoint_every=10)
+    assert load_ckpt(tmp_path / "n/checkpoints/last.pt")["step"] == 10
+    assert json.loads((tmp_path / "n/metrics.json").read_text())["train_status"] == "diverged"
+
+
+def test_early_stopping_on_validation(mini, tmp_path, monkeypatch):
+    from genzoo.models.classifier import Classifier
+
+    monkeypatch.setattr(Classifier, "evaluate", lambda self, data, batch_size=1000: {"accuracy": 0.5})
+    tr, s = train(mini, tmp_path / "e", steps=40, eval_every=5, early_stop_patience=2, val_fraction=0.2)
+    assert s["status"] == "early_stopped" and s["step"] == 15  # best at 5, no gain at 10 and 15
+    assert (tmp_path / "e/checkpoints/best.pt").is_file()
+    assert load_ckpt(tmp_path / "e/checkpoints/best.pt")["step"] == 5
+
+
+def _start(args, out):
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+    return subprocess.Popen([sys.executable, "-m", "genzoo", "train", "classifier", "--out", str(out),
+                             "--seed", "3", "--batch-size", "32", "--precision", "fp32",
+                             "--set", "width=4", "data.limit=640", *args],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for(path, proc, timeout=120):
+    t = time.time()
+    while not path.exists():
+        if proc.poll() is not None:
+            raise AssertionError(f"training exited early:\n{proc.stdout.read()}\n{proc.stderr.read()}")
+        if time.time() - t > timeout:
+            proc.kill()
+            raise AssertionError(f"{path} did not appear")
+        time.sleep(0.05)
+
+
+def test_kill_9_then_resume_gives_the_same_weights(tmp_path):
+    args = ["--steps", "60", "--set", "train.checkpoint_every=4", "train.log_every=4"]
+    straight = _start(args, tmp_path / "straight")
+    assert straight.wait(timeout=300) == 0, straight.stderr.read()
+    victim = _start(args, tmp_path / "killed")
+    _wait_for(tmp_path / "killed/checkpoints/last.pt", victim)
+    time.sleep(0.3)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    step = load_ckpt(tmp_path / "killed/checkpoints/last.pt")["step"]
+    assert step < 60, "the run finished before it could be killed; make it longer"
+    r = run_cli("train", "--resume", str(tmp_path / "killed"), env={"OMP_NUM_THREADS": "1"}, check=True)
+    assert f"resuming classifier at step {step}/60" in r.stdout
+    assert_same(weights(tmp_path / "straight/checkpoints/last.pt"), weights(tmp_path / "killed/checkpoints/last.pt"))
+
+
+def test_ctrl_c_saves_and_resumes(tmp_path):
+    proc = _start(["--steps", "400", "--set", "train.log_every=2"], tmp_path / "c")
+    _wait_for(tmp_path / "c/metrics.jsonl", proc)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "genzoo train --resume" in out
+    step = load_ckpt(tmp_path / "c/checkpoints/last.pt")["step"]
+    assert 0 < step < 400
+    r = run_cli("train", "--resume", str(tmp_path / "c"), "--quiet", check=True)
+    assert load_ckpt(tmp_path / "c/checkpoints/last.pt")["step"] == 400, r.stdout
+
+
+def test_torchrun_data_parallel_gloo(tmp_path):
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", "29517",
+           "-m", "genzoo", "train", "classifier", "--steps", "12", "--batch-size", "16", "--out",
+           str(tmp_path / "ddp"), "--precision", "fp32", "--set", "width=4", "data.limit=640",
+           "train.log_every=4"]
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    state = load_ckpt(tmp_path / "ddp/checkpoints/last.pt")
+    assert state["step"] == 12 and len(state["rng"]) == 2  # both ranks' RNG states for exact resume
+    rows = [json.loads(x) for x in (tmp_path / "ddp/metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows if "loss" in r] == [4, 8, 12]  # logged once (rank 0), not twice
+    env_json = json.loads((tmp_path / "ddp/env.json").read_text())
+    assert env_json["world_size"] == 2
+    # 2 ranks x 16 images per step on disjoint shards: 20 steps per epoch of the 640 images
+    assert rows[-1]["epoch"] == pytest.approx(12 / 20)
