@@ -100,6 +100,17 @@ def _parser() -> argparse.ArgumentParser:
     ps.add_argument("--which", choices=["best", "last"], default="last")
     ps.add_argument("--labels", help="comma-separated class labels for conditional models")
     ps.add_argument("--device", default="auto")
+    views = ps.add_argument_group("views (one at a time)").add_mutually_exclusive_group()
+    views.add_argument("--interpolate", action="store_true", help="rows interpolating between random latents")
+    views.add_argument("--arithmetic", metavar="SPEC", help="latent vector arithmetic (see the model family docs)")
+    views.add_argument("--class-grid", action="store_true", help="one row per class (conditional models)")
+    views.add_argument("--attrs", metavar="A=1,B=0", help="attribute-conditioned samples")
+    views.add_argument("--codes", action="store_true", help="sweep each latent code (InfoGAN)")
+    views.add_argument("--manifold", action="store_true", help="2-D latent manifold grid")
+    views.add_argument("--reconstruct", action="store_true", help="test images and their reconstructions")
+    ps.add_argument("--steps", type=int, default=10, help="interpolation / sweep steps per row")
+    ps.add_argument("--slerp", action="store_true", help="spherical instead of linear interpolation")
+    ps.add_argument("--classifier", metavar="RUN_DIR", help="a trained classifier run (to pick samples by class)")
     ps.set_defaults(func=cmd_sample)
 
     # data -------------------------------------------------------------------------------------
@@ -366,6 +377,7 @@ def _print_figures(res: dict[str, Any], prefix: str, data) -> None:
 def cmd_sample(args) -> int:
     import torch
 
+    from genzoo import sampling
     from genzoo.report.grid import save_grid
     from genzoo.train import RunDir, load_model
 
@@ -376,16 +388,8 @@ def cmd_sample(args) -> int:
     if args.n < 1:
         raise ConfigError("--n must be at least 1")
     g = torch.Generator().manual_seed(args.seed)
-    labels = None
-    if args.labels:
-        try:
-            wanted = [int(v) for v in args.labels.split(",")]
-        except ValueError:
-            raise ConfigError(f"--labels takes comma-separated integers, got {args.labels!r}") from None
-        labels = torch.tensor([wanted[i % len(wanted)] for i in range(args.n)])
-    with torch.no_grad():
-        x = model.sample(args.n, labels=labels, generator=g) if labels is not None else \
-            model.sample(args.n, generator=g)
+    view = next((v for v in sampling.VIEWS if getattr(args, v) not in (None, False)), None)
+    x, nrow = (sampling.VIEWS[view] if view else sampling.plain)(model, args, g)
     if args.out_dir:
         from genzoo.data.images import write_png
         from genzoo.data.imageset import to_uint8
@@ -397,7 +401,8 @@ def cmd_sample(args) -> int:
             write_png(out / f"{i:06d}.png", img)
         print(f"wrote {len(imgs)} images to {out}")
     if args.out or not args.out_dir:
-        path = save_grid(x, args.out or run.samples / "sample.png", value_range=model.input_range)
+        default = run.samples / f"{view or 'sample'}.png"
+        path = save_grid(x, args.out or default, nrow=nrow, value_range=model.input_range)
         print(f"wrote {path}")
     return 0
 
