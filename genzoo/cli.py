@@ -118,14 +118,20 @@ def _parser() -> argparse.ArgumentParser:
                         epilog="examples:\n  genzoo data list\n  genzoo data info mnist --data-dir ~/data\n"
                                "  genzoo data fetch fashion-mnist --data-dir ~/data")
     dsub = pd.add_subparsers(dest="data_command", metavar="ACTION")
-    d1 = dsub.add_parser("list", help="the named datasets and whether their files are present")
+    d1 = dsub.add_parser("list", help="the named datasets and whether their files are present",
+                         formatter_class=_Formatter, epilog="examples:\n  genzoo data list --data-dir ~/data")
     d1.add_argument("--data-dir")
     d1.set_defaults(func=cmd_data_list)
-    d2 = dsub.add_parser("info", help="load a dataset and describe it")
+    d2 = dsub.add_parser("info", help="load a dataset and describe it", formatter_class=_Formatter,
+                         epilog="examples:\n  genzoo data info mnist-mini\n"
+                                "  genzoo data info cifar10 --data-dir ~/data")
     d2.add_argument("name")
     d2.add_argument("--data-dir")
     d2.set_defaults(func=cmd_data_info)
-    d3 = dsub.add_parser("fetch", help="download (with checksums) and unpack a dataset")
+    d3 = dsub.add_parser("fetch", help="download (with checksums) and unpack a dataset",
+                         formatter_class=_Formatter,
+                         epilog="examples:\n  genzoo data fetch mnist --data-dir ~/data\n"
+                                "  genzoo data fetch celeba   (checks and unpacks files downloaded by hand)")
     d3.add_argument("name")
     d3.add_argument("--data-dir")
     d3.add_argument("--timeout", type=float, default=60.0)

@@ -7,8 +7,9 @@ dropout 0.5 -> dense classes, trained with Adam at 1e-4.
 `fast` is chosen for accuracy per CPU-second, using what fast-training work on MNIST/CIFAR showed
 (e.g. Page's and Keller Jordan's CIFAR-10 speed runs): three conv-batchnorm-ReLU stages (width w,
 2w, 4w) with max-pooling, a global max-pool and a linear head; SGD with Nesterov momentum under a
-one-cycle learning-rate schedule, label smoothing, random translations, channels_last, and
-test-time augmentation (flips only where they preserve the label: clothes and objects, not digits).
+one-cycle learning-rate schedule, label smoothing, random translations, channels_last, bf16 autocast,
+and test-time augmentation (flips where they preserve the label: clothes and objects; 1-pixel
+shifts for digits).
 Cross-entropy is always computed on logits (`F.cross_entropy`), never on probabilities.
 """
 
@@ -45,7 +46,8 @@ class ClassifierConfig:
     crop_pad: int = field(2, "random translation of up to this many pixels (0 = off)")
     hflip: Literal["auto", "on", "off"] = field("auto", "random horizontal flips; auto = where labels allow")
     tta: Literal["auto", "none", "flip", "shift"] = field(
-        "auto", "test-time augmentation: flip (mirror), shift (1-pixel translations); auto = flip if allowed")
+        "auto", "test-time augmentation: flip (mirror), shift (1-pixel translations); "
+        "auto = flip where allowed, else shift")
     head_scale: float = field(1.0, "fast: multiply logits by this (a temperature on the linear head)")
 
     def validate(self) -> None:
@@ -152,8 +154,8 @@ class Classifier(Model):
         return self.net.feature_dim
 
     def tta_mode(self) -> str:
-        if self.cfg.tta == "auto":
-            return "flip" if self.spec.hflip_ok else "none"
+        if self.cfg.tta == "auto":  # bench/classifier.py: shift TTA adds ~0.04 points on MNIST (3 seeds)
+            return "flip" if self.spec.hflip_ok else "shift"
         return self.cfg.tta
 
     def logits_tta(self, x: torch.Tensor) -> torch.Tensor:

@@ -411,7 +411,8 @@ class Trainer:
         if not res:
             return False
         scalars = {f"{self.eval_name}_{k}": v for k, v in res.items() if isinstance(v, (int, float))}
-        self._write_row({"step": self.step, "epoch": round(self.step / self.steps_per_epoch, 4), **scalars})
+        self._write_row({"step": self.step, "epoch": round(self.step / self.steps_per_epoch, 4), **scalars,
+                         "time_s": round(self.elapsed, 2)})
         if verbose and self.cfg.progress:
             self.log(f"step {self.step}: " + ", ".join(f"{k} {v:.4g}" for k, v in scalars.items()))
         if self.run is not None and self.dist.is_main:
