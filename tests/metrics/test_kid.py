@@ -53,3 +53,25 @@ def test_subset_size_is_capped():
     assert mean > 0 and std >= 0
     with pytest.raises(ValueError, match="at least 2"):
         kid(x[:1], x, subsets=1)
+
+
+
+def test_whole_matrix_and_per_subset_paths_agree():
+    from genzoo.metrics.kid import _mmd2_of_subsets, _subset_kernels
+
+    g = torch.Generator().manual_seed(4)
+    x, y = torch.randn(400, 8, generator=g, dtype=torch.float64), torch.randn(300, 8, generator=g, dtype=torch.float64)
+    r_idx = torch.stack([torch.randperm(400, generator=g)[:150] for _ in range(12)])
+    f_idx = torch.stack([torch.randperm(300, generator=g)[:150] for _ in range(12)])
+    whole = _mmd2_of_subsets(x, y + 0.2, r_idx, f_idx, 3)
+    per_subset = mmd2_unbiased(*_subset_kernels(x[r_idx], (y + 0.2)[f_idx], 3))
+    assert_close(whole, per_subset)
+    # kid() on large sets takes the per-subset path; it agrees with torchmetrics' subset draws too
+    big_x, big_y = torch.randn(3000, 4, generator=g), torch.randn(3000, 4, generator=g)
+    mean, _ = kid(big_x, big_y, subsets=3, subset_size=1000, generator=torch.Generator().manual_seed(0))
+    idx_g = torch.Generator().manual_seed(0)
+    ref = []
+    for _ in range(3):
+        r, f = torch.randperm(3000, generator=idx_g)[:1000], torch.randperm(3000, generator=idx_g)[:1000]
+        ref.append(float(mmd2_unbiased(*_subset_kernels(big_x[r][None], big_y[f][None], 3))))
+    assert_close(mean, sum(ref) / 3)
