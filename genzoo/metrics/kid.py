@@ -58,7 +58,7 @@ def kid(real: torch.Tensor, fake: torch.Tensor, subsets: int = 100, subset_size:
     # whole kernel matrices once, or each subset's own: whichever multiplies less (small sets, e.g. the
     # 2000-sample evaluations during training, are ~10x faster whole)
     whole_cost = (nr * nr + nf * nf + nr * nf) * (d + subsets)
-    if whole_cost < 3 * subsets * m * m * d and nr * nf <= 2 ** 25:
+    if whole_cost < 3 * subsets * m * m * d and max(nr, nf) ** 2 <= 2 ** 24:  # each matrix <= 128 MB
         v = _mmd2_of_subsets(real, fake, r_idx, f_idx, degree)
     else:
         v = torch.cat([mmd2_unbiased(*_subset_kernels(real[r_idx[i:i + chunk]], fake[f_idx[i:i + chunk]], degree))
