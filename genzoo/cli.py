@@ -438,7 +438,7 @@ def _eval_folder(args) -> int:
     metrics = parse_metrics(args.metrics)
     labels = _fake_labels(y, class_names, real, required=metrics is not None and "cacc" in metrics)
     res = evaluate_images(x, real, metrics=metrics, features=args.features, fake_labels=labels,
-                          seed=args.seed, batch_size=args.batch_size)
+                          seed=args.seed, batch_size=args.batch_size, device=_resolve_device(args.device))
     out = Path(args.out) if args.out else Path(args.fake) / "metrics.json"
     out.write_text(json.dumps({**res, "real": args.real, "real_split": split, "fake": str(args.fake)}, indent=2) + "\n")
     _print_table(res, f"{args.fake} ({len(x)} images) vs {real.name} {split} ({len(real)} images)")

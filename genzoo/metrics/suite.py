@@ -188,8 +188,9 @@ def aggregate(runs: list[dict[str, Any]]) -> dict[str, Any]:
 def evaluate_images(fake: torch.Tensor | ImageSet, real: ImageSet, metrics: str | tuple[str, ...] | None = None,
                     features: str = "auto", fake_labels: torch.Tensor | None = None,
                     value_range: tuple[float, float] | None = None, train: ImageSet | None = None,
-                    seed: int = 0, batch_size: int = 500) -> dict[str, Any]:
-    """Score a set of images (uint8 N x C x H x W, floats in `value_range`, or an ImageSet) against `real`."""
+                    seed: int = 0, batch_size: int = 500, device: str | torch.device = "cpu") -> dict[str, Any]:
+    """Score a set of images (uint8 N x C x H x W, floats in `value_range`, or an ImageSet) against `real`;
+    the feature network runs on `device`."""
     if isinstance(fake, ImageSet):
         fake_labels = fake.labels if fake_labels is None else fake_labels
         fake = fake.images
@@ -197,7 +198,7 @@ def evaluate_images(fake: torch.Tensor | ImageSet, real: ImageSet, metrics: str 
         if value_range is None:
             raise ConfigError("float images need their value_range, e.g. (-1, 1) or (0, 1)")
         fake = to_uint8(fake, value_range)
-    net = _net(features, real)
+    net = _net(features, real).to(device)
     ref = reference(net, real, batch_size)
     chosen = choose_metrics(parse_metrics(metrics), fake_labels is not None, net, train is not None)
     res = score(fake, ref, chosen, fake_labels, seed, train, batch_size)
@@ -207,13 +208,16 @@ def evaluate_images(fake: torch.Tensor | ImageSet, real: ImageSet, metrics: str 
 def evaluate_model(model, real: ImageSet, n: int = 10000, metrics: str | tuple[str, ...] | None = None,
                    seeds: int = 1, seed: int = 0, features: str = "auto", train: ImageSet | None = None,
                    batch_size: int = 500) -> dict[str, Any]:
-    """Draw n samples per seed from `model.sample` and score them against `real`; mean (and std) over seeds."""
+    """Draw n samples per seed from `model.sample` and score them against `real`; mean (and std) over seeds.
+
+    The feature network runs on the model's device.
+    """
     if not callable(getattr(model, "sample", None)):
         raise ConfigError(f"{getattr(model, 'name', type(model).__name__)} cannot sample, so it has no "
                           "sample-quality metrics")
     if n < 2 or seeds < 1:
         raise ConfigError(f"need n >= 2 samples and seeds >= 1, got n={n}, seeds={seeds}")
-    net = _net(features, real)
+    net = _net(features, real).to(getattr(model, "device", "cpu"))
     conditional = bool(getattr(model, "conditional", False))
     ref = reference(net, real, batch_size)
     chosen = choose_metrics(parse_metrics(metrics), conditional, net, train is not None)
