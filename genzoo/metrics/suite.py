@@ -131,6 +131,9 @@ def score(fake: torch.Tensor, ref: Reference, metrics: tuple[str, ...], fake_lab
                           f"has {ref.data.shape[0]}; compare with data of the same kind")
     if len(fake) < 2:
         raise ConfigError("need at least 2 generated images")
+    if {"pr", "dc"} & set(metrics) and min(len(fake), len(ref.data)) <= 5:
+        raise ConfigError("precision/recall and density/coverage need more than 5 real and generated images "
+                          "(k-nearest-neighbour balls with k up to 5)")
     ff = features.extract(ref.net, fake, batch_size)
     f, logits = ff.features, ff.logits
     pred = logits.argmax(1) if logits is not None else None

@@ -91,6 +91,8 @@ def test_bad_requests_are_clear_errors(mini, mini_test, stand_in):
         evaluate_model(stand_in(mini), mini_test, n=10, metrics="cacc")
     with pytest.raises(ConfigError, match="3 channels"):
         evaluate_images(torch.zeros(10, 3, 28, 28, dtype=torch.uint8), mini_test, metrics="fid")
+    with pytest.raises(ConfigError, match="more than 5"):
+        evaluate_images(mini_test.images[:4], mini_test, metrics="pr")
     with pytest.raises(ConfigError, match="cannot sample"):
         evaluate_model(torch.nn.Linear(1, 1), mini_test)
 
