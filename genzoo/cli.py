@@ -76,15 +76,36 @@ def _parser() -> argparse.ArgumentParser:
     pt.set_defaults(func=cmd_train)
 
     # eval -------------------------------------------------------------------------------------
-    pe = sub.add_parser("eval", help="evaluate a trained run; writes metrics.json", formatter_class=_Formatter,
-                        epilog="examples:\n  genzoo eval runs/classifier-mnist-20260101-120000\n"
-                               "  genzoo eval RUN --which last --split test")
-    pe.add_argument("run", help="run folder")
+    pe = sub.add_parser("eval", help="evaluate a trained run, or a folder of generated images; writes metrics.json",
+                        formatter_class=_Formatter, epilog=textwrap.dedent("""\
+        examples:
+          genzoo eval runs/classifier-mnist-20260101-120000          accuracy, confusion matrix
+          genzoo eval runs/dcgan-mnist-20260101-120000               FID, KID, precision/recall, ... (10,000 samples)
+          genzoo eval RUN --n 10000 --metrics fid,kid,pr --seeds 3   mean +/- std over 3 sample seeds
+          genzoo eval --real mnist --data-dir ../shared/data --fake samples/   images from any tool
+          genzoo eval --real folder:real_pngs/ --fake fake_pngs/ --features inception
+
+        metrics: fid, kid, pr (precision, recall), dc (density, coverage), is (Inception-style score with
+        the domain classifier), cls (class-histogram KL), cacc (conditional accuracy), modes (stacked
+        MNIST), nn (memorization: nearest training image). Default: fid,kid,pr,dc,is,cls + cacc for
+        conditional models, modes for stacked-mnist, nn for runs. Features: the dataset's own
+        classifier (auto), or --features inception / a classifier RUN_DIR."""))
+    pe.add_argument("run", nargs="?", help="run folder (or give --real and --fake)")
     pe.add_argument("--which", choices=["best", "last"], default="best", help="checkpoint (best falls back to last)")
-    pe.add_argument("--split", default="test", help="dataset split to evaluate on (default test)")
+    pe.add_argument("--split", help="real split to compare with (default test; 'all' for folders)")
     pe.add_argument("--data-dir", help="where the dataset lives now, if it moved since training")
-    pe.add_argument("--batch-size", type=int, default=1000)
+    pe.add_argument("--batch-size", type=int, default=500)
     pe.add_argument("--device", default="auto")
+    pe.add_argument("--n", type=int, default=10000, help="generative models: samples per seed (default 10000)")
+    pe.add_argument("--metrics", help="comma-separated metrics (default: all that apply)")
+    pe.add_argument("--seeds", type=int, default=1, help="sample seeds; figures are mean +/- std over them")
+    pe.add_argument("--seed", type=int, default=0, help="first sample seed")
+    pe.add_argument("--features", default="auto",
+                    help="auto (the dataset's classifier), mnist, stacked-mnist, fashion-mnist, cifar10, "
+                         "inception, or a classifier RUN_DIR")
+    pe.add_argument("--real", metavar="DATASET|DIR", help="real images: a dataset name or an image folder")
+    pe.add_argument("--fake", metavar="DIR", help="generated images: a folder (class subfolders = requested labels)")
+    pe.add_argument("--out", help="with --fake: JSON file to write (default FAKE_DIR/metrics.json)")
     pe.set_defaults(func=cmd_eval)
 
     # sample -----------------------------------------------------------------------------------
@@ -342,23 +363,127 @@ def _finish(trainer, summary: dict[str, Any]) -> int:
 
 
 def cmd_eval(args) -> int:
+    if args.fake or args.real:
+        return _eval_folder(args)
+    if not args.run:
+        raise ConfigError("give a run folder (genzoo eval RUN_DIR), or --real DATASET|DIR and --fake DIR")
     from genzoo.train import RunDir, load_model
 
     run = RunDir(args.run)
     device = _resolve_device(args.device)
     model = load_model(run.path, which=args.which, device=device)
     saved = run.read_config()
-    data = _load_split(saved["data"], args.split, args.data_dir)
+    split = args.split or "test"
+    data = _load_split(saved["data"], split, args.data_dir)
+    if not model.can_sample():
+        res = model.evaluate(data, batch_size=args.batch_size)
+        if not res:
+            raise ConfigError(f"{saved['model']} has no evaluation of its own yet")
+        figures = {f"{split}_{k}": v for k, v in res.items()}
+        figures[f"{split}_checkpoint_step"] = getattr(model, "checkpoint_step", None)
+        run.update_metrics(figures)
+        _print_figures(res, split, data)
+        print(f"wrote {run.path / 'metrics.json'}")
+        return 0
+    # a generative model: sample-quality figures against the real split (keys fid, kid, ...)
+    from genzoo.metrics import EvalOptions, parse_metrics
+
+    metrics = parse_metrics(args.metrics)
+    train = None
+    if metrics is None or "nn" in metrics:
+        train = _train_split_for_nn(saved["data"], split, args.data_dir, required=metrics is not None)
+    model.eval_options = EvalOptions(n=args.n, metrics=metrics, seeds=args.seeds, seed=args.seed,
+                                     features=args.features, batch_size=args.batch_size, strict=True, train=train)
     res = model.evaluate(data, batch_size=args.batch_size)
-    if not res:
-        raise ConfigError(f"{saved['model']} has no evaluation of its own yet")
-    prefix = args.split
-    figures = {f"{prefix}_{k}": v for k, v in res.items()}
-    figures[f"{prefix}_checkpoint_step"] = getattr(model, "checkpoint_step", None)
+    figures = {**res, "eval_split": split, "eval_checkpoint": args.which,
+               "eval_checkpoint_step": getattr(model, "checkpoint_step", None)}
     run.update_metrics(figures)
-    _print_figures(res, prefix, data)
+    _print_table(res, f"{model.name} ({args.which} checkpoint) vs {data.name} {split} ({len(data)} images)")
     print(f"wrote {run.path / 'metrics.json'}")
     return 0
+
+
+def _train_split_for_nn(data_args: dict[str, Any], split: str, data_dir: str | None, required: bool):
+    """The training images for the memorization check (None, with a note, when they cannot be loaded)."""
+    if split == "train":
+        if required:
+            raise ConfigError("metric nn compares samples with the training images; evaluate against another "
+                              "--split (e.g. test)")
+        return None
+    try:
+        return _load_split(data_args, "train", data_dir)
+    except GenzooError as e:
+        if required:
+            raise
+        print(f"note: memorization check (nn) skipped, training images unavailable: {e}", file=sys.stderr)
+        return None
+
+
+def _eval_folder(args) -> int:
+    """genzoo eval --real DATASET|DIR --fake DIR: score any folder of generated images."""
+    import json
+
+    from genzoo.data import info, load
+    from genzoo.data.folder import load_folder
+    from genzoo.metrics import evaluate_images, parse_metrics
+
+    if not (args.real and args.fake):
+        raise ConfigError("--real and --fake go together: genzoo eval --real DATASET|DIR --fake DIR")
+    if args.run:
+        raise ConfigError("give either a run folder or --real/--fake, not both")
+    name = args.real
+    if Path(name).expanduser().is_dir():
+        name = "folder:" + str(Path(name).expanduser())
+    split = args.split or ("test" if "test" in info(name).splits else "all")
+    real = load(name, split=split, data_dir=args.data_dir)
+    channels, h, w = real.shape
+    x, y, class_names = load_folder(Path(args.fake).expanduser(), channels=channels)
+    if tuple(x.shape[2:]) != (h, w):
+        print(f"note: generated images are {x.shape[2]}x{x.shape[3]}, real ones {h}x{w}; the feature network "
+              "resizes both to its input size", file=sys.stderr)
+    metrics = parse_metrics(args.metrics)
+    labels = _fake_labels(y, class_names, real, required=metrics is not None and "cacc" in metrics)
+    res = evaluate_images(x, real, metrics=metrics, features=args.features, fake_labels=labels,
+                          seed=args.seed, batch_size=args.batch_size, device=_resolve_device(args.device))
+    out = Path(args.out) if args.out else Path(args.fake) / "metrics.json"
+    out.write_text(json.dumps({**res, "real": args.real, "real_split": split, "fake": str(args.fake)}, indent=2) + "\n")
+    _print_table(res, f"{args.fake} ({len(x)} images) vs {real.name} {split} ({len(real)} images)")
+    print(f"wrote {out}")
+    return 0
+
+
+def _fake_labels(y, class_names: tuple[str, ...], real, required: bool):
+    """Class subfolders of the fake folder as requested labels, matched to the real class names."""
+    if y is None:
+        if required:
+            raise ConfigError("metric cacc needs the fake images in one subfolder per class (named like the "
+                              "real classes)")
+        return None
+    names = list(real.class_names) or [str(i) for i in range(real.num_classes)]
+    missing = [c for c in class_names if c not in names]
+    if missing:
+        if required:
+            raise ConfigError(f"fake class folders {missing[:5]} are not classes of {real.name} "
+                              f"({', '.join(names[:12])}...)")
+        return None
+    import torch
+
+    return torch.tensor([names.index(c) for c in class_names])[y]
+
+
+def _print_table(res: dict[str, Any], title: str) -> None:
+    """metric  value [+/- std over seeds]; also the run-size figures."""
+    print(title)
+    for k, v in res.items():
+        if k.endswith("_std") and k[:-4] in res or not isinstance(v, (int, float)):
+            continue
+        std = res.get(f"{k}_std")
+        text = f"{v:.4f}" if isinstance(v, float) else str(v)
+        if isinstance(std, float):
+            text += f" +/- {std:.4f}"
+        print(f"  {k:<18} {text}")
+    if "features" in res:
+        print(f"  features: {res['features']}")
 
 
 def _print_figures(res: dict[str, Any], prefix: str, data) -> None:

@@ -54,6 +54,11 @@ def _load(name, ds, split, data_dir, image_size, crop, limit) -> ImageSet:
         if int(y.max()) >= 10 or int(y.min()) < 0:
             raise DataError(f"{name}: labels outside 0..9; the label file does not belong to this dataset")
         return ImageSet(x, y, class_names=ds.class_names, name=name, hflip_ok=ds.hflip_ok)
+    if name == "stacked-mnist":
+        from genzoo.data.stacked import stack_digits
+
+        digits = _load("mnist", info("mnist"), split, data_dir, None, None, None)
+        return stack_digits(digits, len(digits), seed=0 if split == "train" else 1)
     if name == "cifar10":
         from genzoo.data.cifar import load_cifar10
 

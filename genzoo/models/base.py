@@ -46,8 +46,20 @@ class Model(nn.Module):
 
     # ---- optional -------------------------------------------------------------------------------
     def evaluate(self, data, batch_size: int = 1000) -> dict[str, Any]:
-        """Figures on a held-out `ImageSet` (accuracy, reconstruction error, ...)."""
-        return {}
+        """Figures on a held-out `ImageSet` (accuracy, reconstruction error, ...).
+
+        By default: nothing for models that cannot sample, sample-quality metrics (FID, KID, ...)
+        against `data` for those that can (see `sample_metrics`).
+        """
+        return self.sample_metrics(data) if self.can_sample() else {}
+
+    def sample_metrics(self, data) -> dict[str, Any]:
+        """FID, KID, precision/recall, ... of `self.sample` against the real `data`, configured by
+        `self.eval_options` (a `genzoo.metrics.EvalOptions`: n, metrics, seeds, features); models with
+        an evaluation of their own return `{**own_figures, **self.sample_metrics(data)}`."""
+        from genzoo.metrics import sample_quality
+
+        return sample_quality(self, data)
 
     def augment(self, images: torch.Tensor) -> torch.Tensor:
         """Training-time augmentation of a uint8 batch (identity by default)."""

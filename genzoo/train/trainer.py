@@ -47,6 +47,9 @@ class TrainConfig:
     val_fraction: float = field(0.0, "hold out this fraction of the training data for evaluation")
     early_stop_patience: int = field(0, "stop after this many evaluations without improvement (0 = off)")
     eval_batch_size: int = field(1000, "batch size for evaluation")
+    eval_samples: int = field(2000, "generative models: samples drawn per evaluation (FID, KID, ...)")
+    eval_metrics: str = field("fid,kid,pr", "generative models: comma-separated metrics per evaluation "
+                              "(fid, kid, pr, dc, is, cls, cacc, modes; see genzoo.metrics)")
     n_samples: int = field(64, "images in each sample grid")
     progress: bool = field(True, "show a progress bar (on a terminal) or periodic lines")
     tensorboard: bool = field(True, "write TensorBoard events to tb/ when tensorboard is installed")
@@ -60,6 +63,11 @@ class TrainConfig:
             raise ConfigError("batch_size must be at least 1")
         if not 0.0 <= self.val_fraction < 1.0:
             raise ConfigError("val_fraction must be in [0, 1)")
+        if self.eval_samples < 2:
+            raise ConfigError("eval_samples must be at least 2")
+        from genzoo.metrics.suite import parse_metrics
+
+        parse_metrics(self.eval_metrics)
 
 
 def resolve_device(name: str, info: dist.DistInfo) -> torch.device:
@@ -124,6 +132,14 @@ class Trainer:
         self.bad_evals = 0
         self.status = "new"
         self._tb = None
+        if model.can_sample() and getattr(model, "eval_options", None) is None:
+            from genzoo.metrics.suite import EvalOptions, parse_metrics
+
+            # periodic evaluation of a generative model: a few metrics on a few samples, and a missing
+            # feature network for the data is a warning, not the end of training
+            model.eval_options = EvalOptions(n=self.cfg.eval_samples, metrics=parse_metrics(self.cfg.eval_metrics),
+                                             seed=self.cfg.seed, batch_size=min(self.cfg.eval_batch_size, 500),
+                                             strict=False)
 
     # ---- set-up ------------------------------------------------------------------------------
     @property
