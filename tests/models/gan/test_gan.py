@@ -288,3 +288,23 @@ def test_dcgan_learns_the_look_of_mnist(mini):
     Trainer(model, data, TrainConfig(steps=300, batch_size=32, progress=False, precision="fp32")).fit()
     mean, dark, bright = stats()
     assert mean < -0.45 and dark > 0.6 and bright > 0.02, (mean, dark, bright)
+
+
+def test_generator_loss_is_averaged_over_generator_steps(mini):
+    """With n_critic 5 and a log row every 10 steps, loss_g is the mean of the 2 generator losses."""
+    model = genzoo.build("wgan-gp", mini.spec, seed=0, **TINY)
+    seen = []
+    real_step = model.train_step
+
+    def step(batch, i):
+        out = real_step(batch, i)
+        if "loss_g" in out:
+            seen.append(float(out["loss_g"]))
+        return out
+
+    model.train_step = step
+    rows = []
+    trainer = Trainer(model, mini.take(320), TrainConfig(steps=10, batch_size=32, progress=False, log_every=10))
+    trainer._write_row = rows.append
+    trainer.fit()
+    assert len(seen) == 2 and rows[0]["loss_g"] == pytest.approx(sum(seen) / 2)
