@@ -53,7 +53,136 @@ def unsupported(view: str):
     return fn
 
 
+# ---- latent-space views (any model with sample_latent/decode: GANs, VAEs) -------------------------
+def _latent_model(model, view: str) -> None:
+    if not (callable(getattr(model, "sample_latent", None)) and callable(getattr(model, "decode", None))):
+        raise ConfigError(f"--{view} needs a model with a latent space; {model.name} has none")
+
+
+def slerp(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """Spherical interpolation between rows of z0 and z1 (N x D) at fractions t (T,): N x T x D.
+
+    White 2016, "Sampling Generative Networks": under a Gaussian prior, points on the great circle
+    keep the norm typical of prior samples, where the straight line passes near the origin.
+    """
+    cos = torch.nn.functional.cosine_similarity(z0, z1, dim=1).clamp(-1.0, 1.0)[:, None, None]
+    omega = torch.acos(cos)
+    sin = torch.sin(omega)
+    t = t[None, :, None]
+    w0 = torch.where(sin > 1e-6, torch.sin((1 - t) * omega) / sin.clamp(min=1e-6), 1 - t)
+    w1 = torch.where(sin > 1e-6, torch.sin(t * omega) / sin.clamp(min=1e-6), t)
+    return w0 * z0[:, None] + w1 * z1[:, None]
+
+
+def interpolate(model, args, generator: torch.Generator) -> tuple[torch.Tensor, int]:
+    """n // steps rows, each walking from one random latent to another in `steps` images."""
+    _latent_model(model, "interpolate")
+    if args.steps < 2:
+        raise ConfigError("--interpolate needs --steps of at least 2")
+    rows = max(1, args.n // args.steps)
+    z0, z1 = model.sample_latent(rows, generator), model.sample_latent(rows, generator)
+    t = torch.linspace(0.0, 1.0, args.steps, device=z0.device)
+    if args.slerp:
+        z = slerp(z0, z1, t)
+    else:
+        z = torch.lerp(z0[:, None], z1[:, None], t[None, :, None])  # rows x steps x D
+    labels = None
+    if getattr(model, "conditional", False):  # one class per row
+        k = model.spec.num_classes
+        per_row = parse_labels(args.labels, rows, k) if args.labels else torch.arange(rows) % k
+        labels = per_row.repeat_interleave(args.steps)
+    with torch.no_grad():
+        return model.decode(z.reshape(rows * args.steps, -1), labels), args.steps
+
+
+POOL = 1000  # samples searched for each class with --arithmetic and --classifier
+GROUP = 3  # samples averaged per class, as in DCGAN (Radford et al. 2016, Sec. 6.3.2)
+
+
+def parse_arithmetic(spec: str) -> list[tuple[int, list[int]]]:
+    """'3,17,42-5,9+21' -> [(+1, [3, 17, 42]), (-1, [5, 9]), (+1, [21])]."""
+    import re
+
+    text = spec.replace(" ", "")
+    parts = re.findall(r"([+-]?)([^+-]+)", text)
+    if not parts or "".join(sign + body for sign, body in parts) != text:
+        raise ConfigError(f"--arithmetic: cannot read {spec!r}; write groups joined by + and -, e.g. '3,17,42-5,9+21'")
+    try:
+        return [(-1 if sign == "-" else 1, [int(v) for v in body.split(",") if v]) for sign, body in parts]
+    except ValueError:
+        raise ConfigError(f"--arithmetic: groups are comma-separated numbers, got {spec!r}") from None
+
+
+def _class_groups(model, args, terms, generator) -> list[torch.Tensor]:
+    """For each term (one class label), the latents of the GROUP samples a classifier is surest of."""
+    import torch.nn.functional as F
+
+    from genzoo.data.imageset import to_float, to_uint8
+    from genzoo.train.run import load_model
+
+    clf = load_model(args.classifier, which="best", device=model.device)
+    k = clf.spec.num_classes
+    if not hasattr(clf, "predict") or k < 2:
+        raise ConfigError(f"--classifier {args.classifier} is not a classifier run")
+    if any(len(ids) != 1 or not 0 <= ids[0] < k for _, ids in terms):
+        raise ConfigError(f"with --classifier each --arithmetic term is one class number in 0..{k - 1}, e.g. '7-1+4'")
+    z = model.sample_latent(POOL, generator)
+    with torch.no_grad():
+        x = to_float(to_uint8(model.decode(z), model.input_range), clf.input_range)  # as saved images
+        if x.shape[1:] != clf.spec.shape:
+            if x.shape[1] != clf.spec.channels:
+                raise ConfigError(f"the classifier takes {clf.spec.channels}-channel images, the model makes "
+                                  f"{x.shape[1]}-channel ones")
+            x = F.interpolate(x, size=clf.spec.shape[1:], mode="bilinear", antialias=True, align_corners=False)
+        probs = torch.cat([F.softmax(clf(x[i:i + 500]).float(), 1) for i in range(0, POOL, 500)])
+    groups = []
+    for _, (c,) in terms:
+        score = torch.where(probs.argmax(1) == c, probs[:, c], torch.full_like(probs[:, c], -1.0))
+        best = score.topk(GROUP).indices
+        if score[best].min() < 0:
+            raise ConfigError(f"fewer than {GROUP} of {POOL} samples look like class {c} to the classifier; "
+                              "train the model longer or pick another class")
+        groups.append(z[best])
+    return groups
+
+
+def arithmetic(model, args, generator: torch.Generator) -> tuple[torch.Tensor, int]:
+    """Latent vector arithmetic (Radford et al. 2016, Sec. 6.3.2): average the latents of each group of
+    samples, combine the averages with + and -, decode.
+
+    Groups are indices into the `--n` samples that `genzoo sample RUN --n N --seed S` draws (same seed),
+    or, with `--classifier RUN`, class numbers: each class is represented by the 3 samples the classifier
+    is surest of. Grid: one row per group (its samples, then the decoded average), and a last row with
+    the result and variations of it (uniform noise of +-0.25 added to the latent, as in the paper).
+    """
+    _latent_model(model, "arithmetic")
+    if getattr(model, "conditional", False):
+        raise ConfigError("--arithmetic is for unconditional latent models")
+    terms = parse_arithmetic(args.arithmetic)
+    if args.classifier:
+        groups = _class_groups(model, args, terms, generator)
+    else:
+        z = model.sample_latent(args.n, generator)
+        bad = [i for _, ids in terms for i in ids if not 0 <= i < args.n]
+        if bad:
+            raise ConfigError(f"--arithmetic: sample numbers must be in 0..{args.n - 1} (the --n samples of "
+                              f"`genzoo sample RUN --n {args.n} --seed {args.seed}`), got {bad}")
+        groups = [z[ids] for _, ids in terms]
+    means = [g.mean(0) for g in groups]
+    result = sum(sign * m for (sign, _), m in zip(terms, means))
+    nrow = max(len(g) for g in groups) + 1
+    noise = (torch.rand(nrow - 1, result.shape[0], generator=generator) * 0.5 - 0.25).to(result.device)
+    with torch.no_grad():
+        rows = [torch.cat([model.decode(g), model.decode(m[None])]) for g, m in zip(groups, means)]
+        rows.append(model.decode(torch.cat([result[None], result[None] + noise])))
+    blank = torch.full_like(rows[0][:1], model.input_range[0])
+    # pad each group row so that its average sits in the last column
+    padded = [torch.cat([r[:-1], blank.expand(nrow - len(r), *r.shape[1:]), r[-1:]]) for r in rows[:-1]]
+    return torch.cat([*padded, rows[-1]]), nrow
+
+
 # Views filled in by the model families (GAN core: interpolate, arithmetic; conditional GANs:
 # class_grid, attrs, codes; autoencoders: manifold, reconstruct).
 VIEWS = {name: unsupported(name.replace("_", "-")) for name in
          ("interpolate", "arithmetic", "class_grid", "attrs", "codes", "manifold", "reconstruct")}
+VIEWS.update(interpolate=interpolate, arithmetic=arithmetic)

@@ -1,3 +1,147 @@
-"""GAN objectives and penalties, as pure functions of discriminator logits / critic scores."""
+"""GAN objectives and penalties, as pure functions of discriminator logits / critic scores.
 
-__all__: list[str] = []
+Naming: `d_*` losses are minimised by the discriminator (critic), `g_*` by the generator. Inputs are
+raw discriminator outputs (logits for the cross-entropy losses, unbounded scores otherwise), one per
+image, shape (N,). Probabilities are never formed: log D = -softplus(-l) and log(1 - D) = -softplus(l)
+for D = sigmoid(l), which stay finite for any logit (log(sigmoid(-100)) in float32 is -inf).
+
+Penalties take the critic as a callable (images -> scores) because they differentiate through it;
+they return the unweighted penalty, the caller multiplies by its lambda / gamma.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+import torch
+import torch.nn.functional as F
+
+__all__ = [
+    "d_loss_bce", "g_loss_minimax", "g_loss_nonsaturating",
+    "d_loss_lsgan", "g_loss_lsgan",
+    "d_loss_wasserstein", "g_loss_wasserstein", "clip_weights_",
+    "d_loss_hinge", "g_loss_hinge",
+    "gradient_penalty", "dragan_penalty", "r1_penalty",
+    "feature_matching_loss",
+]
+
+Critic = Callable[[torch.Tensor], torch.Tensor]
+
+
+# ---- Goodfellow et al. 2014, "Generative Adversarial Nets" ----------------------------------------
+def d_loss_bce(real_logits: torch.Tensor, fake_logits: torch.Tensor, real_target: float = 1.0) -> torch.Tensor:
+    """-E[log D(x)] - E[log(1 - D(G(z)))] (Eq. 1, the discriminator's side), from logits.
+
+    `real_target` < 1 is one-sided label smoothing (Salimans et al. 2016, Sec. 3.4): the real term
+    becomes the cross-entropy against target t, t*softplus(-l) + (1-t)*softplus(l); fakes keep 0.
+    At D = 1/2 everywhere (logits 0) the loss is log 4, the value at the game's equilibrium.
+    """
+    t = real_target
+    real = t * F.softplus(-real_logits) + (1.0 - t) * F.softplus(real_logits) if t != 1.0 \
+        else F.softplus(-real_logits)
+    return real.mean() + F.softplus(fake_logits).mean()
+
+
+def g_loss_minimax(fake_logits: torch.Tensor) -> torch.Tensor:
+    """E[log(1 - D(G(z)))], the generator's side of the minimax game (Eq. 1); saturates when D wins."""
+    return -F.softplus(fake_logits).mean()
+
+
+def g_loss_nonsaturating(fake_logits: torch.Tensor) -> torch.Tensor:
+    """-E[log D(G(z))], the "non-saturating" generator loss (Goodfellow et al. 2014, Sec. 3)."""
+    return F.softplus(-fake_logits).mean()
+
+
+# ---- Mao et al. 2017, "Least Squares Generative Adversarial Networks" -----------------------------
+def d_loss_lsgan(real: torch.Tensor, fake: torch.Tensor, a: float = 0.0, b: float = 1.0) -> torch.Tensor:
+    """1/2 E[(D(x) - b)^2] + 1/2 E[(D(G(z)) - a)^2] (Eq. 2 with the 0-1 coding a=0, b=c=1)."""
+    return 0.5 * ((real - b) ** 2).mean() + 0.5 * ((fake - a) ** 2).mean()
+
+
+def g_loss_lsgan(fake: torch.Tensor, c: float = 1.0) -> torch.Tensor:
+    """1/2 E[(D(G(z)) - c)^2] (Eq. 2)."""
+    return 0.5 * ((fake - c) ** 2).mean()
+
+
+# ---- Arjovsky et al. 2017, "Wasserstein GAN" --------------------------------------------------------
+def d_loss_wasserstein(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """E[f(G(z))] - E[f(x)]: minus the critic's estimate of the Wasserstein-1 distance (Eq. 3)."""
+    return fake.mean() - real.mean()
+
+
+def g_loss_wasserstein(fake: torch.Tensor) -> torch.Tensor:
+    """-E[f(G(z))] (Algorithm 1, generator update)."""
+    return -fake.mean()
+
+
+@torch.no_grad()
+def clip_weights_(params: Iterable[torch.Tensor], c: float) -> None:
+    """Clamp every parameter to [-c, c] in place (Algorithm 1: keeps the critic K-Lipschitz)."""
+    for p in params:
+        p.clamp_(-c, c)
+
+
+# ---- hinge loss (Lim & Ye 2017; Miyato et al. 2018, Eq. 16-17) -----------------------------------
+def d_loss_hinge(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """E[max(0, 1 - D(x))] + E[max(0, 1 + D(G(z)))]."""
+    return F.relu(1.0 - real).mean() + F.relu(1.0 + fake).mean()
+
+
+def g_loss_hinge(fake: torch.Tensor) -> torch.Tensor:
+    """-E[D(G(z))]."""
+    return -fake.mean()
+
+
+# ---- gradient penalties -------------------------------------------------------------------------------
+def _input_grad(critic: Critic, x: torch.Tensor, create_graph: bool = True) -> torch.Tensor:
+    """d sum(critic(x)) / dx, per sample (N x ...); summing is exact when samples do not interact."""
+    x = x.detach().requires_grad_(True)
+    scores = critic(x)
+    (grad,) = torch.autograd.grad(scores.float().sum(), x, create_graph=create_graph)
+    return grad
+
+
+def gradient_penalty(critic: Critic, real: torch.Tensor, fake: torch.Tensor, target: float = 1.0,
+                     alpha: torch.Tensor | None = None) -> torch.Tensor:
+    """WGAN-GP: E[(||grad D(x_hat)||_2 - target)^2] at x_hat = a x + (1 - a) x~, a ~ U[0, 1] per sample.
+
+    Gulrajani et al. 2017, "Improved Training of Wasserstein GANs", Eq. 3 / Algorithm 1.
+    `alpha` (N,) fixes the interpolation weights (tests); otherwise they are drawn from torch's RNG.
+    """
+    if alpha is None:
+        alpha = torch.rand(real.shape[0], device=real.device)
+    a = alpha.to(real.dtype).view(-1, *([1] * (real.dim() - 1)))
+    x_hat = torch.lerp(fake.detach(), real.detach(), a)  # a * real + (1 - a) * fake
+    grad = _input_grad(critic, x_hat)
+    return ((grad.flatten(1).norm(2, dim=1) - target) ** 2).mean()
+
+
+def dragan_penalty(critic: Critic, real: torch.Tensor, c: float = 0.5, target: float = 1.0,
+                   noise: torch.Tensor | None = None, alpha: torch.Tensor | None = None) -> torch.Tensor:
+    """DRAGAN: E[(||grad D(x_p)||_2 - target)^2] at points x_p near the real data.
+
+    Kodali et al. 2017, "On Convergence and Stability of GANs", Eq. 9, as in the authors' code:
+    x_p = x + a * (c * std(x) * u), u ~ U[0, 1] per pixel, a ~ U[0, 1] per sample.
+    `noise` (like real) and `alpha` (N,) fix the random draws (tests).
+    """
+    x = real.detach()
+    if noise is None:
+        noise = torch.rand_like(x)
+    if alpha is None:
+        alpha = torch.rand(x.shape[0], device=x.device)
+    a = alpha.to(x.dtype).view(-1, *([1] * (x.dim() - 1)))
+    x_p = x + a * (c * x.std() * noise)
+    grad = _input_grad(critic, x_p)
+    return ((grad.flatten(1).norm(2, dim=1) - target) ** 2).mean()
+
+
+def r1_penalty(critic: Critic, real: torch.Tensor) -> torch.Tensor:
+    """R1: E[||grad D(x)||_2^2] on real data (Mescheder et al. 2018, Eq. 9; the loss term is gamma/2 * R1)."""
+    grad = _input_grad(critic, real)
+    return grad.flatten(1).pow(2).sum(1).mean()
+
+
+# ---- Salimans et al. 2016, "Improved Techniques for Training GANs", Sec. 3.1 ------------------------
+def feature_matching_loss(real_features: torch.Tensor, fake_features: torch.Tensor) -> torch.Tensor:
+    """||E f(x) - E f(G(z))||_2^2 over an intermediate discriminator layer f (N x F each)."""
+    return (real_features.detach().float().mean(0) - fake_features.float().mean(0)).pow(2).sum()

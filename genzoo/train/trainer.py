@@ -290,8 +290,11 @@ class Trainer:
         step_runs = cfg.steps is not None
         eval_every = cfg.eval_every or (0 if step_runs else spe)
         ckpt_every = cfg.checkpoint_every or (0 if step_runs else spe)
+        # per-key sums and counts: a key may be logged on some steps only (a GAN's generator loss
+        # with n_critic > 1), and is averaged over the steps that reported it
         sums: dict[str, torch.Tensor] = {}
-        n_logged, images_since, t_log = 0, 0, time.monotonic()
+        counts: dict[str, int] = {}
+        images_since, t_log = 0, time.monotonic()
         self._last_ckpt_time = time.monotonic()
         last_print = 0.0
         bar = self._progress(total)
@@ -326,7 +329,7 @@ class Trainer:
                     for k, v in out.items():
                         v = v.detach().float() if isinstance(v, torch.Tensor) else torch.tensor(float(v))
                         sums[k] = sums[k] + v if k in sums else v
-                    n_logged += 1
+                        counts[k] = counts.get(k, 0) + 1
                     self.elapsed += time.monotonic() - t0
                     if self.device.type == "cpu" or self.step % cfg.log_every == 0:
                         self._check_finite(out)
@@ -335,7 +338,7 @@ class Trainer:
                     if self.step % cfg.log_every == 0 or self.step == total:
                         now = time.monotonic()
                         row = {"step": self.step, "epoch": round(self.step / spe, 4),
-                               **{k: float(v) / n_logged for k, v in sums.items()},
+                               **{k: float(v) / counts[k] for k, v in sums.items()},
                                "images_per_s": round(images_since * self.dist.world_size / max(now - t_log, 1e-9), 1),
                                "time_s": round(self.elapsed, 2)}
                         for name, opt in model.optimizers.items():
@@ -350,7 +353,7 @@ class Trainer:
                             shown = ", ".join(f"{k} {v:.4g}" for k, v in row.items()
                                               if k not in ("step", "epoch", "time_s") and not k.startswith("lr"))
                             self.log(f"step {self.step}/{total} (epoch {row['epoch']:.2f}): {shown}")
-                        sums, n_logged, images_since, t_log = {}, 0, 0, time.monotonic()
+                        sums, counts, images_since, t_log = {}, {}, 0, time.monotonic()
                     stop_now = self._agree(stop.requested)
                     if (eval_every and self.step % eval_every == 0) or self.step == total:
                         if self._eval_and_track(rank0_msgs, final=self.step == total):

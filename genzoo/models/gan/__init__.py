@@ -1,0 +1,6 @@
+"""GAN family: the configurable `GAN` (presets gan, dcgan, lsgan, wgan, wgan-gp, dragan, sngan) and its
+networks. Conditional variants subclass `GAN` (see the extension points in `core`)."""
+
+from genzoo.models.gan.core import GAN, CriticOut, GANConfig
+
+__all__ = ["GAN", "GANConfig", "CriticOut"]

@@ -1,0 +1,73 @@
+"""Small layers and helpers shared by the image models."""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import torch
+from torch import nn
+
+_WEIGHTED = (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)
+_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.GroupNorm, nn.LayerNorm)
+
+
+class MinibatchStd(nn.Module):
+    """Append the mean standard deviation across the minibatch as one more feature.
+
+    Karras et al. 2018, "Progressive Growing of GANs", Sec. 3: a discriminator that sees how varied
+    a batch is can penalise a generator that produces too little variation. The batch is split into
+    groups of `group_size` (the largest divisor of N up to it); each sample gets its group's value.
+    N x C x H x W -> N x (C+1) x H x W, or N x F -> N x (F+1).
+    """
+
+    def __init__(self, group_size: int = 4):
+        super().__init__()
+        self.group_size = group_size
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n = x.shape[0]
+        g = math.gcd(n, self.group_size)
+        y = x.float().reshape(g, n // g, *x.shape[1:])  # G x M x ...: sample g*M + m is member g of group m
+        std = (y.var(0, unbiased=False) + 1e-8).sqrt()  # M x ...
+        s = std.flatten(1).mean(1)  # M
+        s = s.repeat(g).to(x.dtype)  # N
+        extra = s.view(n, 1, *([1] * (x.dim() - 2))).expand(n, 1, *x.shape[2:])
+        return torch.cat([x, extra], 1)
+
+
+def apply_spectral_norm(net: nn.Module) -> nn.Module:
+    """Spectral normalisation (Miyato et al. 2018) on every conv and linear layer of `net`."""
+    from torch.nn.utils.parametrizations import spectral_norm
+
+    for m in list(net.modules()):
+        if isinstance(m, _WEIGHTED):
+            spectral_norm(m)
+    return net
+
+
+@torch.no_grad()
+def init_weights_(net: nn.Module, scheme: Literal["normal", "xavier", "default"], std: float = 0.02) -> nn.Module:
+    """Initialise conv/linear weights (biases zero) and normalisation layers.
+
+    normal: N(0, std) weights and N(1, std) norm scales, as in DCGAN (Radford et al. 2016, Sec. 4)
+    and its reference code; xavier: Glorot-uniform, as in the SNGAN/WGAN-GP ResNet code;
+    default: PyTorch's own initialisation.
+    """
+    if scheme == "default":
+        return net
+    for m in net.modules():
+        if isinstance(m, _WEIGHTED):
+            if scheme == "normal":
+                nn.init.normal_(m.weight, 0.0, std)
+            else:
+                nn.init.xavier_uniform_(m.weight)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, _NORMS) and m.weight is not None:
+            if scheme == "normal":
+                nn.init.normal_(m.weight, 1.0, std)
+            else:
+                nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+    return net
