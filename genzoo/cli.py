@@ -85,6 +85,8 @@ def _parser() -> argparse.ArgumentParser:
     pe.add_argument("--data-dir", help="where the dataset lives now, if it moved since training")
     pe.add_argument("--batch-size", type=int, default=1000)
     pe.add_argument("--device", default="auto")
+    pe.add_argument("--k", type=int, help="importance samples for a likelihood model's log-likelihood estimate "
+                    "(the published VAE/IWAE figures use 5000; default: the model's eval_k)")
     pe.set_defaults(func=cmd_eval)
 
     # sample -----------------------------------------------------------------------------------
@@ -108,6 +110,7 @@ def _parser() -> argparse.ArgumentParser:
     views.add_argument("--codes", action="store_true", help="sweep each latent code (InfoGAN)")
     views.add_argument("--manifold", action="store_true", help="2-D latent manifold grid")
     views.add_argument("--reconstruct", action="store_true", help="test images and their reconstructions")
+    views.add_argument("--scatter", action="store_true", help="test-set codes in 2-D, coloured by class")
     ps.add_argument("--steps", type=int, default=10, help="interpolation / sweep steps per row")
     ps.add_argument("--slerp", action="store_true", help="spherical instead of linear interpolation")
     ps.add_argument("--classifier", metavar="RUN_DIR", help="a trained classifier run (to pick samples by class)")
@@ -343,7 +346,16 @@ def cmd_eval(args) -> int:
     model = load_model(run.path, which=args.which, device=device)
     saved = run.read_config()
     data = _load_split(saved["data"], args.split, args.data_dir)
-    res = model.evaluate(data, batch_size=args.batch_size)
+    kwargs = {}
+    if args.k is not None:
+        import inspect
+
+        if "k" not in inspect.signature(model.evaluate).parameters:
+            raise ConfigError(f"--k is for likelihood models (vae, iwae, cvae); {saved['model']} takes no k")
+        if args.k < 1:
+            raise ConfigError("--k must be at least 1")
+        kwargs["k"] = args.k
+    res = model.evaluate(data, batch_size=args.batch_size, **kwargs)
     if not res:
         raise ConfigError(f"{saved['model']} has no evaluation of its own yet")
     prefix = args.split
@@ -383,12 +395,13 @@ def cmd_sample(args) -> int:
 
     run = RunDir(args.run)
     model = load_model(run.path, which=args.which, device=_resolve_device(args.device))
-    if not model.can_sample():
-        raise ConfigError(f"{model.name} is not a generative model: it cannot sample")
     if args.n < 1:
         raise ConfigError("--n must be at least 1")
     g = torch.Generator().manual_seed(args.seed)
     view = next((v for v in sampling.VIEWS if getattr(args, v) not in (None, False)), None)
+    if not model.can_sample() and view not in sampling.ENCODER_VIEWS:
+        raise ConfigError(f"{model.name} is not a generative model: it cannot sample (autoencoders offer "
+                          "--reconstruct and --scatter)")
     x, nrow = (sampling.VIEWS[view] if view else sampling.plain)(model, args, g)
     if args.out_dir:
         from genzoo.data.images import write_png
