@@ -273,8 +273,8 @@ class Autoencoder(Model):
 register_preset(
     "linear-ae", "ae",
     description="Linear autoencoder with squared error: learns the PCA subspace (Baldi & Hornik 1989)",
-    preset={"arch": "linear", "loss": "mse"},
-    train_defaults={"epochs": 30, "batch_size": 100})
+    preset={"arch": "linear", "loss": "mse", "lr": 1e-2},
+    train_defaults={"epochs": 20, "batch_size": 100})
 register_preset(
     "conv-ae", "ae",
     description="Convolutional autoencoder: two stride-2 convs -> code -> two transposed convs",

@@ -31,7 +31,7 @@ ARCH_KEYS = ("arch", "code_dim", "hidden", "width")
 class AEClassifierConfig(EncoderConfig):
     pretrained: str = field("", "autoencoder run folder whose encoder starts this classifier ('' = from scratch)")
     freeze: bool = field(False, "train only the head on the pretrained encoder's codes")
-    head_hidden: int = field(0, "hidden units of the head (0 = a linear head on the code)")
+    head_hidden: int = field(0, "hidden units of the head (0 = a linear head on the standardised code)")
     dropout: float = field(0.0, "dropout on the code before the head")
     lr: float = field(1e-3, "Adam learning rate")
     weight_decay: float = field(0.0, "Adam weight decay")
@@ -61,7 +61,9 @@ class AEClassifier(Model):
         if spec.num_classes < 2:
             raise ConfigError(f"dataset {spec.name!r} has no class labels to learn")
         self.encoder = build_encoder(cfg, spec)
-        head: list[nn.Module] = [nn.Dropout(cfg.dropout)]
+        # the code's dimensions can differ in scale by orders of magnitude (nothing in an autoencoder's
+        # loss fixes it); standardising them lets one head learning rate suit every pretrained encoder
+        head: list[nn.Module] = [nn.BatchNorm1d(cfg.code_dim), nn.Dropout(cfg.dropout)]
         if cfg.head_hidden:
             head += [nn.Linear(cfg.code_dim, cfg.head_hidden), nn.ReLU(inplace=True)]
         head.append(nn.Linear(cfg.head_hidden or cfg.code_dim, spec.num_classes))
