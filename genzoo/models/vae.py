@@ -26,6 +26,8 @@ of the evaluation set (seed 0), the same for every model, so figures are compara
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import math
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -83,13 +85,21 @@ def mlp(sizes: tuple[int, ...], activation: str) -> nn.Sequential:
 
 def burda_schedule(total_steps: int):
     """lr multiplier per step: stage i (i = 0..7) lasts 3^i / 3280 of the run at 10^(-i/7)."""
-    ends = torch.tensor([3 ** i for i in range(8)], dtype=torch.float64).cumsum(0) / 3280.0
+    ends = list(itertools.accumulate(3 ** i / 3280 for i in range(8)))  # fractions of the run
 
     def factor(step: int) -> float:
-        stage = int(torch.searchsorted(ends, step / max(total_steps, 1), right=True).clamp(max=7))
+        stage = min(bisect.bisect_right(ends, step / max(total_steps, 1)), 7)
         return 10.0 ** (-stage / 7.0)
 
     return factor
+
+
+def normal(shape: tuple[int, ...], generator: torch.Generator | None, device: torch.device) -> torch.Tensor:
+    """Standard normal noise: from `generator` (a CPU generator, for repeatable sampling and evaluation)
+    or, in training, from the global RNG directly on the model's device."""
+    if generator is None:
+        return torch.randn(shape, device=device)
+    return torch.randn(shape, generator=generator).to(device)
 
 
 def binarize_fixed(images: torch.Tensor, seed: int = EVAL_BINARIZATION_SEED) -> torch.Tensor:
@@ -174,7 +184,7 @@ class VAE(Model):
                     generator: torch.Generator | None = None, posterior=None) -> torch.Tensor:
         """k importance log-weights log p(x, z_i) - log q(z_i | x), z_i ~ q: shape k x N."""
         mu, log_var = posterior if posterior is not None else self.posterior(x_flat, cond)
-        eps = torch.randn((k, *mu.shape), generator=generator, dtype=mu.dtype).to(mu.device)
+        eps = normal((k, *mu.shape), generator, mu.device)
         z = mu + torch.exp(0.5 * log_var) * eps  # reparameterisation, k x N x latent
         log_pz = gaussian_log_likelihood(z, torch.zeros_like(z), 0.0)
         log_qz = gaussian_log_likelihood(z, mu, log_var)
@@ -184,7 +194,7 @@ class VAE(Model):
                    generator: torch.Generator | None = None):
         """(ELBO, E_q log p(x|z), KL) per example with the analytic KL and k samples of z."""
         mu, log_var = self.posterior(x_flat, cond)
-        eps = torch.randn((k, *mu.shape), generator=generator, dtype=mu.dtype).to(mu.device)
+        eps = normal((k, *mu.shape), generator, mu.device)
         rec = self.log_px_given_z(x_flat, mu + torch.exp(0.5 * log_var) * eps, cond)  # k x N
         kl = gaussian_kl(mu, log_var)
         return elbo(rec, kl), rec.mean(0), kl
@@ -210,7 +220,7 @@ class VAE(Model):
 
     # ---- generation -----------------------------------------------------------------------------------
     def sample_latent(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        return torch.randn(n, self.latent_dim, generator=generator).to(self.device)
+        return normal((n, self.latent_dim), generator, self.device)
 
     def decode(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """Latents N x latent_dim -> mean images N x C x H x W in [0, 1] (Bernoulli or Gaussian means)."""
