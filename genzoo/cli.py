@@ -106,6 +106,8 @@ def _parser() -> argparse.ArgumentParser:
     pe.add_argument("--real", metavar="DATASET|DIR", help="real images: a dataset name or an image folder")
     pe.add_argument("--fake", metavar="DIR", help="generated images: a folder (class subfolders = requested labels)")
     pe.add_argument("--out", help="with --fake: JSON file to write (default FAKE_DIR/metrics.json)")
+    pe.add_argument("--k", type=int, help="importance samples for a likelihood model's log-likelihood estimate "
+                    "(the published VAE/IWAE figures use 5000; default: the model's eval_k)")
     pe.set_defaults(func=cmd_eval)
 
     # sample -----------------------------------------------------------------------------------
@@ -129,6 +131,7 @@ def _parser() -> argparse.ArgumentParser:
     views.add_argument("--codes", action="store_true", help="sweep each latent code (InfoGAN)")
     views.add_argument("--manifold", action="store_true", help="2-D latent manifold grid")
     views.add_argument("--reconstruct", action="store_true", help="test images and their reconstructions")
+    views.add_argument("--scatter", action="store_true", help="test-set codes in 2-D, coloured by class")
     ps.add_argument("--steps", type=int, default=10, help="interpolation / sweep steps per row")
     ps.add_argument("--slerp", action="store_true", help="spherical instead of linear interpolation")
     ps.add_argument("--classifier", metavar="RUN_DIR", help="a trained classifier run (to pick samples by class)")
@@ -375,8 +378,17 @@ def cmd_eval(args) -> int:
     saved = run.read_config()
     split = args.split or "test"
     data = _load_split(saved["data"], split, args.data_dir)
+    kwargs = {}
+    if args.k is not None:
+        import inspect
+
+        if "k" not in inspect.signature(model.evaluate).parameters:
+            raise ConfigError(f"--k is for likelihood models (vae, iwae, cvae); {saved['model']} takes no k")
+        if args.k < 1:
+            raise ConfigError("--k must be at least 1")
+        kwargs["k"] = args.k
     if not model.can_sample():
-        res = model.evaluate(data, batch_size=args.batch_size)
+        res = model.evaluate(data, batch_size=args.batch_size, **kwargs)
         if not res:
             raise ConfigError(f"{saved['model']} has no evaluation of its own yet")
         figures = {f"{split}_{k}": v for k, v in res.items()}
@@ -385,7 +397,8 @@ def cmd_eval(args) -> int:
         _print_figures(res, split, data)
         print(f"wrote {run.path / 'metrics.json'}")
         return 0
-    # a generative model: sample-quality figures against the real split (keys fid, kid, ...)
+    # a generative model: its own figures (e.g. a VAE's ELBO) and sample quality against the real split
+    # (keys fid, kid, ...)
     from genzoo.metrics import EvalOptions, parse_metrics
 
     metrics = parse_metrics(args.metrics)
@@ -394,7 +407,7 @@ def cmd_eval(args) -> int:
         train = _train_split_for_nn(saved["data"], split, args.data_dir, required=metrics is not None)
     model.eval_options = EvalOptions(n=args.n, metrics=metrics, seeds=args.seeds, seed=args.seed,
                                      features=args.features, batch_size=args.batch_size, strict=True, train=train)
-    res = model.evaluate(data, batch_size=args.batch_size)
+    res = model.evaluate(data, batch_size=args.batch_size, **kwargs)
     figures = {**res, "eval_split": split, "eval_checkpoint": args.which,
                "eval_checkpoint_step": getattr(model, "checkpoint_step", None)}
     run.update_metrics(figures)
@@ -514,12 +527,13 @@ def cmd_sample(args) -> int:
 
     run = RunDir(args.run)
     model = load_model(run.path, which=args.which, device=_resolve_device(args.device))
-    if not model.can_sample():
-        raise ConfigError(f"{model.name} is not a generative model: it cannot sample")
     if args.n < 1:
         raise ConfigError("--n must be at least 1")
     g = torch.Generator().manual_seed(args.seed)
     view = next((v for v in sampling.VIEWS if getattr(args, v) not in (None, False)), None)
+    if not model.can_sample() and view not in sampling.ENCODER_VIEWS:
+        raise ConfigError(f"{model.name} is not a generative model: it cannot sample (autoencoders offer "
+                          "--reconstruct and --scatter)")
     x, nrow = (sampling.VIEWS[view] if view else sampling.plain)(model, args, g)
     if args.out_dir:
         from genzoo.data.images import write_png

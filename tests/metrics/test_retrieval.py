@@ -1,0 +1,65 @@
+import numpy as np
+import pytest
+import torch
+from torch.testing import assert_close
+
+from genzoo.errors import ConfigError
+from genzoo.metrics.retrieval import chance_precision, hamming_distances, nearest_neighbours, pack_bits, precision_at_k
+
+
+@pytest.mark.parametrize("nbits", [1, 28, 64, 65, 256])
+def test_packed_hamming_equals_counting_differing_bits(nbits):
+    g = torch.Generator().manual_seed(nbits)
+    a = torch.randint(0, 2, (7, nbits), generator=g)
+    b = torch.randint(0, 2, (11, nbits), generator=g)
+    packed_b = pack_bits(b)
+    assert packed_b.dtype == np.uint64 and packed_b.shape == (11, (nbits + 63) // 64)
+    d = hamming_distances(pack_bits(a), np.ascontiguousarray(packed_b.T))
+    assert torch.equal(d.long(), (a[:, None, :] != b[None]).sum(-1))
+
+
+def test_hamming_extremes():
+    zeros, ones = torch.zeros(1, 256), torch.ones(1, 256)
+    assert int(hamming_distances(pack_bits(zeros), pack_bits(ones).T.copy())[0, 0]) == 256  # no uint8 overflow
+
+
+def test_pack_bits_rejects_non_binary():
+    with pytest.raises(ConfigError, match="only 0 and 1"):
+        pack_bits(torch.tensor([[0.0, 0.4]]))
+
+
+@pytest.mark.parametrize("metric", ["hamming", "euclidean"])
+def test_nearest_neighbours_brute_force(metric):
+    g = torch.Generator().manual_seed(0)
+    if metric == "hamming":
+        db = torch.randint(0, 2, (300, 48), generator=g).float()
+    else:
+        db = torch.randn(300, 5, generator=g)
+    q = db[:40]
+    idx = nearest_neighbours(q, db, 5, metric, exclude_self=True, chunk=16)
+    dist = torch.cdist(q, db, p=1 if metric == "hamming" else 2)
+    dist[torch.arange(40), torch.arange(40)] = float("inf")
+    # same neighbour distances as brute force (indices may differ only among exact ties)
+    assert_close(dist.gather(1, idx), dist.sort(1).values[:, :5])
+    assert not (idx == torch.arange(40)[:, None]).any()  # never itself
+
+
+def test_precision_and_chance():
+    labels = torch.tensor([0, 0, 1, 1])
+    neighbours = torch.tensor([[1, 2], [0, 1], [3, 0], [0, 1]])
+    # query 0: labels 0,1 -> 1/2; query 1: 0,0 -> 1; query 2: 1,0 -> 1/2; query 3: 0,0 -> 0
+    assert precision_at_k(labels, labels, neighbours) == pytest.approx(0.5)
+    assert chance_precision(labels, labels) == pytest.approx(0.5)
+    assert chance_precision(torch.tensor([0, 1, 2, 3]), torch.tensor([0, 1, 2, 3])) == pytest.approx(0.25)
+
+
+def test_clustered_codes_retrieve_their_class():
+    g = torch.Generator().manual_seed(1)
+    labels = torch.arange(200) % 4
+    centres = torch.randint(0, 2, (4, 64), generator=g)
+    flips = torch.rand(200, 64, generator=g) < 0.1  # each code = its class centre with 10% of bits flipped
+    codes = (centres[labels] ^ flips.long()).float()
+    idx = nearest_neighbours(codes, codes, 10, "hamming", exclude_self=True)
+    assert precision_at_k(labels, labels, idx) > 0.95
+    with pytest.raises(ConfigError, match="neighbours requested"):
+        nearest_neighbours(codes, codes, 200, "hamming", exclude_self=True)
