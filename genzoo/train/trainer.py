@@ -46,6 +46,8 @@ class TrainConfig:
     checkpoint_minutes: float = field(2.0, "also checkpoint when this much time passed since the last one")
     val_fraction: float = field(0.0, "hold out this fraction of the training data for evaluation")
     early_stop_patience: int = field(0, "stop after this many evaluations without improvement (0 = off)")
+    max_minutes: float = field(0.0, "stop after this many minutes of training-step time (evaluation and sample "
+                                    "grids not counted), as if finished: a fixed compute budget (0 = off)")
     eval_batch_size: int = field(1000, "batch size for evaluation")
     eval_samples: int = field(2000, "generative models: samples drawn per evaluation (FID, KID, ...)")
     eval_metrics: str = field("fid,kid,pr", "generative models: comma-separated metrics per evaluation "
@@ -355,8 +357,9 @@ class Trainer:
                             self.log(f"step {self.step}/{total} (epoch {row['epoch']:.2f}): {shown}")
                         sums, counts, images_since, t_log = {}, {}, 0, time.monotonic()
                     stop_now = self._agree(stop.requested)
-                    if (eval_every and self.step % eval_every == 0) or self.step == total:
-                        if self._eval_and_track(rank0_msgs, final=self.step == total):
+                    time_up = bool(cfg.max_minutes) and self._agree(self.elapsed >= cfg.max_minutes * 60)
+                    if (eval_every and self.step % eval_every == 0) or self.step == total or time_up:
+                        if self._eval_and_track(rank0_msgs, final=self.step == total or time_up):
                             self.status = "early_stopped"
                             break
                     if cfg.sample_every and self.step % cfg.sample_every == 0:
@@ -368,13 +371,18 @@ class Trainer:
                     if stop_now:
                         self.status = "interrupted"
                         break
+                    if time_up and self.step < total:
+                        self.status = "time_limit"
+                        if rank0_msgs:
+                            self.log(f"time budget of {cfg.max_minutes:g} min spent at step {self.step}/{total}")
+                        break
                     if until is not None and self.step >= until and self.step < total:
                         self.save_checkpoint()
                         self.status = "paused"
                         break
             if self.status == "running":
                 self.status = "finished"
-            if self.status in ("finished", "early_stopped"):
+            if self.status in ("finished", "early_stopped", "time_limit"):
                 self.save_checkpoint()
                 self.write_samples(f"step-{self.step:07d}")
                 if self.dist.enabled:
@@ -387,7 +395,7 @@ class Trainer:
         images = self.step * cfg.batch_size * self.dist.world_size
         summary = {"status": self.status, "step": self.step, "epoch": round(self.step / spe, 4),
                    "train_seconds": round(self.elapsed, 2), "images_per_s": round(images / max(self.elapsed, 1e-9), 1)}
-        if self.run is not None and self.dist.is_main and self.status in ("finished", "early_stopped"):
+        if self.run is not None and self.dist.is_main and self.status in ("finished", "early_stopped", "time_limit"):
             self.run.update_metrics({"train_" + k if not k.startswith("train") else k: v
                                      for k, v in summary.items()})
         return summary

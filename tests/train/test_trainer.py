@@ -177,3 +177,11 @@ def test_torchrun_data_parallel_gloo(tmp_path):
     assert env_json["world_size"] == 2
     # 2 ranks x 16 images per step on disjoint shards: 20 steps per epoch of the 640 images
     assert rows[-1]["epoch"] == pytest.approx(12 / 20)
+
+
+def test_time_budget_stops_like_a_finished_run(mini, tmp_path):
+    tr, summary = train(mini, tmp_path / "t", max_minutes=1e-9)  # spent after the first step
+    assert summary["status"] == "time_limit" and summary["step"] == 1
+    assert load_ckpt(tmp_path / "t/checkpoints/last.pt")["step"] == 1
+    assert (tmp_path / "t/samples").is_dir()
+    assert json.loads((tmp_path / "t/metrics.json").read_text())["train_status"] == "time_limit"

@@ -10,14 +10,16 @@ def test_train_then_sample_views(cli, tmp_path):
     run = tmp_path / "run"
     r = cli("train", "dcgan", "--steps", "6", "--batch-size", "16", "--out", str(run), "--lr", "1e-3",
             "--set", "g_width=8", "d_width=8", "z_dim=8", "ema=0.9", "data.limit=96", "train.sample_every=3",
-            "train.log_every=3", check=True)
+            "train.log_every=3", "train.eval_samples=100", "train.eval_metrics=fid", check=True)
     assert f"samples: {run / 'samples' / 'step-0000006.png'}" in r.stdout
     assert sorted(p.name for p in (run / "samples").iterdir()) == ["step-0000003.png", "step-0000006.png"]
     cfg = json.loads((run / "config.json").read_text())
     assert cfg["model_config"]["lr_g"] == cfg["model_config"]["lr_d"] == 1e-3  # --lr sets both (TTUR keys)
     assert cfg["train"]["precision"] == "bf16"  # the preset's trainer default
     rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
-    assert {"loss_d", "loss_g", "d_real", "d_fake", "grad_norm_d", "grad_norm_g"} <= set(rows[-1])
+    train_rows = [r for r in rows if "loss_d" in r]
+    assert {"loss_d", "loss_g", "d_real", "d_fake", "grad_norm_d", "grad_norm_g"} <= set(train_rows[-1])
+    assert rows[-1]["step"] == 6 and rows[-1]["test_fid"] > 0  # the final evaluation row
 
     r = cli("sample", str(run), "--n", "10", "--out", str(tmp_path / "grid.png"), "--out-dir", str(tmp_path / "png"),
             check=True)
