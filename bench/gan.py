@@ -1,7 +1,8 @@
 """GAN benchmarks: DCGAN training speed against a plain PyTorch loop, and a crude sample-quality check.
 
     python bench/gan.py speed [--data mnist --data-dir ../shared/data] [--steps 300]
-    python bench/gan.py quality --classifier RUN_DIR RUN_DIR... [--n 1000]
+    python bench/gan.py presets [--minutes 3] [--models gan,dcgan,...]   (full MNIST from ../shared/data)
+    python bench/gan.py budget [--minutes 5]
 
 speed: images/s of one DCGAN training step at batch 64 on MNIST 28x28 and 32x32 (bilinear resize),
 (a) driven by genzoo's Trainer (in-memory uint8 batches, no per-step host syncs, channels_last,
@@ -11,33 +12,31 @@ PyTorch DCGAN example): a per-sample Dataset returning normalised tensors (what 
 + ToTensor + Normalize do) behind a DataLoader, separate real/fake backward passes, per-step
 `.item()` calls for the log. Writes bench/results/gan.json.
 
-quality: for each trained run, classify 1000 samples with a trained genzoo classifier run: class
-histogram, how many digits take at least 1% of the samples, entropy of the histogram (bits; 3.32 is
-uniform over 10), and the mean max-softmax confidence. Real test images give the reference row.
-Crude: a high confidence does not prove realistic images, but collapse and noise show clearly.
-Writes bench/results/gan_quality.json.
+presets: each GAN preset trained for a fixed training-time budget on full MNIST, then FID, KID,
+precision/recall and the class-histogram KL of 10,000 samples in the shipped MNIST classifier's
+features (genzoo.metrics). Writes bench/results/gan_presets.json.
+
+budget: the headline comparison. genzoo's DCGAN and the plain loop above train the same networks for
+the same wall-clock budget; the samples of each are scored the same way. Writes bench/results/gan_budget.json.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
 import genzoo
 from genzoo.data import resize
-from genzoo.data.imageset import to_float, to_uint8
 from genzoo.models.gan.networks import build_discriminator, build_generator
 from genzoo.nn import init_weights_
-from genzoo.train import TrainConfig, Trainer, load_model
+from genzoo.train import TrainConfig, Trainer
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -60,8 +59,9 @@ class PerSampleMNIST(Dataset):
         return x.sub_(0.5).div_(0.5), 0  # Normalize
 
 
-def plain_loop(images: np.ndarray, size: int, steps: int, warmup: int, workers: int) -> float:
-    """The DCGAN example's loop on genzoo's DCGAN networks; returns images/s after `warmup` steps."""
+def plain_loop(images: np.ndarray, size: int, steps: int, warmup: int, workers: int, seconds: float = 0.0):
+    """The DCGAN example's loop on genzoo's DCGAN networks; returns images/s after `warmup` steps, or,
+    with `seconds`, trains for that long and returns (netG, steps done)."""
     torch.manual_seed(0)
     shape = (1, size, size)
     cfg = genzoo.registry.get("dcgan").default_config()
@@ -103,8 +103,10 @@ def plain_loop(images: np.ndarray, size: int, steps: int, warmup: int, workers: 
             optG.step()
             log.append((errD.item(), errG.item(), D_x, D_G_z1, D_G_z2))
             step += 1
-            if step == warmup + steps:
+            if step == warmup + steps or (seconds and time.perf_counter() - t0 >= seconds):
                 break
+        if seconds and time.perf_counter() - t0 >= seconds:
+            return netG, step
     return steps * 64 / (time.perf_counter() - t0)
 
 
@@ -142,35 +144,72 @@ def speed(args) -> None:
     _write("gan.json", {"data": base.name, "threads": torch.get_num_threads(), "rows": rows})
 
 
-# ---- quality --------------------------------------------------------------------------------------------------
-@torch.no_grad()
-def class_stats(images: torch.Tensor, value_range, clf) -> dict:
-    """Histogram of classifier decisions on images (floats in value_range), entropy, mean confidence."""
-    x = to_float(to_uint8(images, value_range), clf.input_range)  # quantised as a saved PNG would be
-    probs = F.softmax(clf(x.contiguous(memory_format=torch.channels_last)).float(), 1)
-    hist = torch.bincount(probs.argmax(1), minlength=probs.shape[1])
-    p = hist.float() / hist.sum()
-    entropy = -(p[p > 0] * p[p > 0].log2()).sum().item()
-    return {"histogram": hist.tolist(), "digits_1pct": int((p >= 0.01).sum()), "entropy_bits": round(entropy, 3),
-            "confidence": round(probs.max(1).values.mean().item(), 4)}
+# ---- presets: every GAN preset on a fixed training-time budget, scored by the evaluation suite -------
+PRESETS = ("gan", "dcgan", "lsgan", "wgan", "wgan-gp", "dragan", "sngan")
 
 
-def quality(args) -> None:
-    clf = load_model(args.classifier, which="last")
-    real = genzoo.load_data("mnist-mini", split="test").images[:args.n]
-    rows = {"real test images": class_stats(to_float(real), (-1.0, 1.0), clf)}
-    for run in args.runs:
-        model = load_model(run, which="last")
-        x = model.sample(args.n, generator=torch.Generator().manual_seed(args.seed))
-        if x.shape[-2:] != (28, 28):
-            x = F.interpolate(x, size=(28, 28), mode="bilinear", antialias=True, align_corners=False)
-        rows[run] = {"model": model.name, "step": model.checkpoint_step, **class_stats(x, model.input_range, clf)}
-    print(f"{'run':<48} {'digits>=1%':>10} {'entropy':>8} {'conf':>6}  histogram")
-    for name, r in rows.items():
-        print(f"{name[-48:]:<48} {r['digits_1pct']:>10} {r['entropy_bits']:>8.3f} {r['confidence']:>6.3f}  "
-              f"{r['histogram']}")
-    print(f"(uniform over 10 digits: entropy {math.log2(10):.3f} bits)")
-    _write("gan_quality.json", rows)
+def presets(args) -> None:
+    """Train each preset for `--minutes` of training-step time (its paper settings, steps unbounded) on
+    the data, then FID/KID/precision/recall/class-histogram KL of 10k samples in domain features."""
+    from genzoo.metrics import evaluate_model
+
+    path = RESULTS / "gan_presets.json"
+    results = json.loads(path.read_text()) if path.is_file() else {}
+    train = genzoo.load_data(args.data, data_dir=args.data_dir)
+    test = genzoo.load_data(args.data, split="test", data_dir=args.data_dir)
+    for name in args.models.split(","):
+        key = f"{name}@{args.minutes:g}min"
+        if key in results and not args.force:
+            continue
+        model = genzoo.build(name, train.spec, seed=args.seed)
+        defaults = genzoo.registry.get(name).train_defaults
+        cfg = TrainConfig(**{**defaults, "steps": 10**7, "max_minutes": args.minutes, "progress": False,
+                             "log_every": 500, "sample_every": 0, "eval_every": 0, "seed": args.seed})
+        run = RESULTS / "gan-runs" / name
+        summary = Trainer(model, train, cfg, run_dir=run, eval_data=None).fit()
+        res = evaluate_model(model, test, n=args.n, metrics="fid,kid,pr,cls")
+        results[key] = {"model": name, "minutes": args.minutes, "steps": summary["step"],
+                        "images_per_s": summary["images_per_s"], **res, "grid": str(run / "samples")}
+        print(key, json.dumps(results[key]), flush=True)
+        _write("gan_presets.json", results)
+    print("\n| model | minutes | steps | FID | KID x1000 | precision | recall | class KL |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for r in results.values():
+        print(f"| {r['model']} | {r['minutes']:g} | {r['steps']} | {r['fid']:.2f} | {r['kid'] * 1000:.2f} | "
+              f"{r['precision']:.3f} | {r['recall']:.3f} | {r.get('class_kl', float('nan')):.3f} |")
+
+
+# ---- budget: genzoo's DCGAN vs the plain loop, same networks, same training-time budget -------------------
+def budget(args) -> None:
+    """Both loops train the same DCGAN for `--minutes`; FID etc. of 10k samples from each."""
+    from genzoo.metrics import evaluate_images, evaluate_model
+
+    train = genzoo.load_data(args.data, data_dir=args.data_dir)
+    test = genzoo.load_data(args.data, split="test", data_dir=args.data_dir)
+    out = {"data": train.name, "minutes": args.minutes, "threads": torch.get_num_threads()}
+    model = genzoo.build("dcgan", train.spec, seed=args.seed)
+    cfg = TrainConfig(**{**genzoo.registry.get("dcgan").train_defaults, "steps": 10**7, "max_minutes": args.minutes,
+                         "progress": False, "sample_every": 0, "seed": args.seed})
+    summary = Trainer(model, train, cfg, run_dir=RESULTS / "gan-runs" / "budget-genzoo", eval_data=None).fit()
+    out["genzoo"] = {"steps": summary["step"], **evaluate_model(model, test, n=args.n, metrics="fid,kid,pr,cls")}
+    print("genzoo", out["genzoo"], flush=True)
+    netG, steps = plain_loop(train.images[:, 0].numpy(), 28, 10**7, 0, 0, seconds=args.minutes * 60)
+    g = torch.Generator().manual_seed(0)
+    z = torch.randn(args.n, genzoo.registry.get("dcgan").default_config().z_dim, generator=g)
+    for mode in ("train", "eval"):  # the example draws its grids in train mode (batch statistics); try both
+        netG.train(mode == "train")
+        with torch.no_grad():
+            fake = torch.cat([netG(z[i:i + 64]) for i in range(0, args.n, 64)])
+        out[f"plain_{mode}_mode"] = {"steps": steps, **evaluate_images(fake, test, metrics="fid,kid,pr,cls",
+                                                                        value_range=(-1.0, 1.0))}
+        print(f"plain ({mode} mode)", out[f"plain_{mode}_mode"], flush=True)
+    _write("gan_budget.json", out)
+    print(f"\n| loop ({args.minutes:g} min, {train.name}) | steps | FID | KID x1000 | precision | recall | class KL |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for k in ("genzoo", "plain_train_mode", "plain_eval_mode"):
+        r = out[k]
+        print(f"| {k} | {r['steps']} | {r['fid']:.2f} | {r['kid'] * 1000:.2f} | {r['precision']:.3f} | "
+              f"{r['recall']:.3f} | {r.get('class_kl', float('nan')):.3f} |")
 
 
 def _write(name: str, obj) -> None:
@@ -188,13 +227,18 @@ def main() -> None:
     s.add_argument("--steps", type=int, default=300)
     s.add_argument("--warmup", type=int, default=20)
     s.add_argument("--workers", type=int, default=0, help="also time the plain loop with this many DataLoader workers")
-    q = sub.add_parser("quality")
-    q.add_argument("runs", nargs="+")
-    q.add_argument("--classifier", required=True, help="a genzoo classifier run trained on MNIST")
-    q.add_argument("--n", type=int, default=1000)
-    q.add_argument("--seed", type=int, default=0)
+    for name in ("presets", "budget"):
+        q = sub.add_parser(name)
+        q.add_argument("--data", default="mnist")
+        q.add_argument("--data-dir", default=str(Path(__file__).resolve().parents[2] / "shared" / "data"))
+        q.add_argument("--minutes", type=float, default=3.0 if name == "presets" else 5.0)
+        q.add_argument("--n", type=int, default=10000, help="samples scored")
+        q.add_argument("--seed", type=int, default=0)
+        if name == "presets":
+            q.add_argument("--models", default=",".join(PRESETS))
+            q.add_argument("--force", action="store_true", help="retrain models already in the JSON")
     args = p.parse_args()
-    speed(args) if args.cmd == "speed" else quality(args)
+    {"speed": speed, "presets": presets, "budget": budget}[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -57,7 +57,8 @@ def _parser() -> argparse.ArgumentParser:
 
         --set KEY=VALUE sets a model config key (see `genzoo list MODEL`); prefix `train.` for
         trainer settings (log_every, eval_every, checkpoint_every, val_fraction, ...), `data.` for
-        data options (image_size, limit, crop)."""))
+        data options (image_size, limit, crop, per_class: a class-balanced training subset of that
+        many images per class, e.g. data.per_class=10 for semi-supervised learning from 100 labels)."""))
     pt.add_argument("model", nargs="?", help="model name (see `genzoo list`)")
     pt.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint")
     pt.add_argument("--data", help="dataset name (default: the embedded mnist-mini; see `genzoo data list`)")
@@ -178,7 +179,7 @@ def _split_overrides(entry, items: list[str]) -> tuple[dict, dict, dict]:
     from genzoo.train import TrainConfig
 
     model_keys, train_keys = field_names(entry.config_cls), field_names(TrainConfig)
-    data_keys = ["image_size", "limit", "crop"]
+    data_keys = [*_DATA_OPTS, "per_class"]
     model, train, data = {}, {}, {}
     for key, value in parse_assignments(items).items():
         if key.startswith("train."):
@@ -214,11 +215,20 @@ def _lr_keys(entry) -> list[str]:
     return found
 
 
+_DATA_OPTS = ("image_size", "limit", "crop")  # passed to genzoo.data.load
+
+
 def _load_split(data_args: dict[str, Any], split: str, data_dir: str | None = None):
     from genzoo.data import load
 
-    opts = {k: data_args.get(k) for k in ("image_size", "limit", "crop") if data_args.get(k) is not None}
-    return load(data_args.get("name"), split=split, data_dir=data_dir or data_args.get("data_dir"), **opts)
+    opts = {k: data_args.get(k) for k in _DATA_OPTS if data_args.get(k) is not None}
+    data = load(data_args.get("name"), split=split, data_dir=data_dir or data_args.get("data_dir"), **opts)
+    per_class = data_args.get("per_class")
+    if per_class is not None and split == "train":  # a labelled subset to learn from; evaluation stays whole
+        if not isinstance(per_class, int) or per_class < 1:
+            raise ConfigError(f"data.per_class must be a positive whole number, got {per_class!r}")
+        data = data.per_class(per_class, seed=0)
+    return data
 
 
 def _eval_split(data_args: dict[str, Any]):

@@ -73,3 +73,17 @@ def test_manifold_needs_a_2d_latent(tmp_path, capsys):
     capsys.readouterr()
     assert run("sample", out, "--manifold") == 2
     assert "--set latent_dim=2" in capsys.readouterr().err
+
+
+def test_semi_supervised_from_a_class_balanced_labelled_subset(tmp_path, capsys):
+    out = tmp_path / "few"
+    assert run("train", "ae-classifier", "--steps", 3, "--out", out, "--batch-size", 10, "--quiet",
+               "--set", "data.per_class=2") == 0
+    assert "20 images" in capsys.readouterr().out  # 2 of each of the 10 digits
+    assert json.loads((out / "config.json").read_text())["data"]["per_class"] == 2
+    assert run("eval", out) == 0  # evaluation uses the whole test split
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["test_n"] == 2000 and 0 <= m["test_accuracy"] <= 1
+    assert run("train", "ae-classifier", "--steps", 3, "--out", tmp_path / "bad", "--quiet",
+               "--set", "data.per_class=0") == 2
+    assert "data.per_class must be a positive whole number" in capsys.readouterr().err
