@@ -556,7 +556,7 @@ def cmd_data_list(args) -> int:
     from genzoo.data.catalog import DATASETS, locate
 
     for name, ds in DATASETS.items():
-        if name == "mnist-mini":
+        if name == "mnist-mini" or ds.derived_from == "mnist-mini":
             where = "embedded"
         else:
             try:
@@ -591,6 +591,9 @@ def cmd_data_info(args) -> int:
         if d.attrs is not None:
             line += f", {len(d.attr_names)} attributes"
         print(line)
+        if d.attrs is not None and split == ds.splits[0]:  # names with their frequency in this split
+            freq = d.attrs.float().mean(0).tolist()
+            print("    attributes (fraction set): " + ", ".join(f"{a} {p:.2f}" for a, p in zip(d.attr_names, freq)))
     return 0
 
 
