@@ -52,8 +52,9 @@ def run_one(entry: dict, minutes: float, data_dir: str, n: int) -> dict:
     name = entry["model"]
     train, test = load(entry["data"], "train", data_dir), load(entry["data"], "test", data_dir)
     defaults = registry.get(name).train_defaults
-    cfg = TrainConfig(steps=10**7, batch_size=defaults.get("batch_size", 64), precision=defaults.get("precision", "fp32"),
-                      max_minutes=minutes, progress=False, tensorboard=False, log_every=500, sample_every=0,
+    cfg = TrainConfig(steps=10**7, batch_size=defaults.get("batch_size", 64),
+                      precision=defaults.get("precision", "fp32"), max_minutes=minutes,
+                      progress=False, tensorboard=False, log_every=500, sample_every=0,
                       checkpoint_minutes=60.0, n_samples=100)
     model = registry.build(name, train.spec, {}, seed=0)
     run_dir = RESULTS / "conditional" / name

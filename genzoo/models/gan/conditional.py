@@ -79,6 +79,13 @@ class ConditionalGAN(GAN):
     def default_labels(self, n: int, generator: torch.Generator | None) -> torch.Tensor:
         return torch.arange(n) % self.k
 
+    def decode(self, z: torch.Tensor, labels: torch.Tensor | None = None, chunk: int = 500) -> torch.Tensor:
+        """Images for latents z and labels (default: `default_labels` with a fixed seed, e.g. for views
+        that only move z)."""
+        if labels is None:
+            labels = self.default_labels(z.shape[0], torch.Generator().manual_seed(0))
+        return super().decode(z, labels, chunk)
+
     def sample(self, n: int, labels: torch.Tensor | None = None, generator: torch.Generator | None = None
                ) -> torch.Tensor:
         z = self.sample_latent(n, generator)
