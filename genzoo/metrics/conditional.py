@@ -9,20 +9,23 @@
   attributes a judge finds in the samples, per attribute and on average, and the fraction of samples
   with every attribute right (`attribute_quality` runs it on a model).
 
-Judges: on `mnist-attrs` / `mnist-mini-attrs` the attributes are derived from the shipped MNIST
-digit classifier's prediction (genzoo.data.digit_attrs), so a sample counts as "even" if the
-classifier reads an even digit. Other attribute datasets (CelebA) have no shipped attribute
-classifier yet: `attribute_quality` says so.
+Judges: a trained attribute classifier run (`genzoo train classifier --set target=attrs`, given as
+`features=RUN_DIR`; its features then also serve FID), or on `mnist-attrs` / `mnist-mini-attrs`
+the attributes derived from the shipped MNIST digit classifier's prediction (genzoo.data.digit_attrs),
+so a sample counts as "even" if the classifier reads an even digit.
 """
 
 from __future__ import annotations
 
 import math
 import warnings
+from pathlib import Path
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 
+from genzoo.errors import ConfigError
 from genzoo.metrics.features import FeaturesUnavailable, domain_net
 from genzoo.metrics.fid import frechet_distance, gaussian_stats
 
@@ -72,11 +75,41 @@ def digit_attribute_judge(attr_names: tuple[str, ...]):
     return judge
 
 
-def attribute_judge(dataset: str, attr_names: tuple[str, ...]):
+def run_attribute_judge(run_dir: str | Path, attr_names: tuple[str, ...]):
+    """uint8 images -> N x A attributes predicted by an attribute classifier run (target=attrs)."""
+    from genzoo.data.imageset import to_float
+    from genzoo.train.run import load_model
+
+    clf = load_model(run_dir, which="best")
+    if getattr(clf.cfg, "target", None) != "attrs":
+        raise ConfigError(f"{run_dir} is not an attribute classifier; train one with "
+                          "`genzoo train classifier --data celeba --set target=attrs`")
+    missing = [a for a in attr_names if a not in clf.spec.attr_names]
+    if missing:
+        raise ConfigError(f"the attribute classifier {run_dir} does not predict {', '.join(missing)}")
+    cols = [clf.spec.attr_names.index(a) for a in attr_names]
+
+    @torch.no_grad()
+    def judge(images: torch.Tensor) -> torch.Tensor:
+        clf.eval()
+        x = to_float(images, clf.input_range)
+        if tuple(x.shape[1:]) != clf.spec.shape:
+            x = F.interpolate(x, size=clf.spec.shape[1:], mode="bilinear", antialias=True, align_corners=False)
+        return torch.cat([clf.predict(x[i:i + 500])[:, cols] for i in range(0, len(x), 500)])
+
+    return judge
+
+
+def attribute_judge(dataset: str, attr_names: tuple[str, ...], features: str = "auto"):
+    """The judge for samples of `dataset`: the classifier run `features` names, or the digit judge."""
+    if features != "auto" and Path(features).expanduser().is_dir():
+        return run_attribute_judge(Path(features).expanduser(), attr_names)
     if dataset in DIGIT_ATTR_DATASETS:
         return digit_attribute_judge(attr_names)
-    raise FeaturesUnavailable(f"no attribute classifier to judge samples of {dataset!r}: attribute accuracy is "
-                              f"available for {', '.join(DIGIT_ATTR_DATASETS)}")
+    raise FeaturesUnavailable(f"no attribute classifier to judge samples of {dataset!r}: train one with "
+                              f"`genzoo train classifier --data {dataset} --set target=attrs` and pass its run folder "
+                              f"as --features (the digit-derived attributes of {', '.join(DIGIT_ATTR_DATASETS)} "
+                              "need none)")
 
 
 def attribute_quality(model, real, n: int | None = None, seed: int | None = None,
@@ -93,7 +126,7 @@ def attribute_quality(model, real, n: int | None = None, seed: int | None = None
     n = n or opts.n
     seed = opts.seed if seed is None else seed
     try:
-        judge = attribute_judge(real.name, model.attr_names)
+        judge = attribute_judge(real.name, model.attr_names, opts.features)
     except FeaturesUnavailable as e:
         if opts.strict:
             raise

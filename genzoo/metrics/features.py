@@ -114,10 +114,14 @@ class ClassifierFeatures(FeatureNet):
         self.num_classes = model.spec.num_classes
         self.input_shape = model.spec.shape
         self.input_range = model.input_range
+        # an attribute classifier (target=attrs) gives features but no class scores
+        self.attrs = getattr(model.cfg, "target", "class") == "attrs"
 
     def run(self, x: torch.Tensor) -> Features:
         net = self.model.net
         f = net.features(x.contiguous(memory_format=torch.channels_last))  # N x D
+        if self.attrs:
+            return Features(f)
         return Features(f, net.head(f) * getattr(net, "scale", 1.0))  # scale: the calibrated 1/temperature
 
     def to(self, device):

@@ -72,3 +72,26 @@ def test_digit_attribute_judge_on_real_digits():
 def test_aggregate_averages_per_class_lists():
     out = aggregate([{"fid_per_class": [1.0, 3.0], "fid": 2.0}, {"fid_per_class": [3.0, 5.0], "fid": 4.0}])
     assert out["fid_per_class"] == [2.0, 4.0] and out["fid"] == 3.0
+
+
+def test_attribute_classifier_run_is_a_judge(tmp_path, mini_test):
+    from genzoo import registry
+    from genzoo.metrics.conditional import attribute_judge
+    from genzoo.train import TrainConfig, Trainer
+
+    train, test = load("mnist-mini-attrs").take(3000), load("mnist-mini-attrs", "test").take(500)
+    torch.manual_seed(0)
+    model = registry.build("classifier", train.spec, {"target": "attrs", "width": 8})
+    assert model.net.head.out_features == 3
+    Trainer(model, train, TrainConfig(epochs=1, batch_size=64, progress=False), run_dir=tmp_path / "clf",
+            eval_data=test, data_args={"name": "mnist-mini-attrs"}).fit()
+    res = model.evaluate(test)
+    # majority guess per attribute: 0.54
+    assert res["accuracy"] > 0.75 and set(res["per_attribute_accuracy"]) == set(test.attr_names)
+    judge = attribute_judge("celeba", ("closed_loop", "even"), features=str(tmp_path / "clf"))
+    per, _, _ = attribute_accuracy(judge(test.images), test.attrs[:, [2, 0]])
+    assert_close(per, [res["per_attribute_accuracy"]["closed_loop"], res["per_attribute_accuracy"]["even"]])
+    with pytest.raises(Exception, match="does not predict Smiling"):
+        attribute_judge("celeba", ("Smiling",), features=str(tmp_path / "clf"))
+    with pytest.raises(Exception, match="target=attrs"):
+        attribute_judge("celeba", ("Smiling",))
