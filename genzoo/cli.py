@@ -126,8 +126,10 @@ def _parser() -> argparse.ArgumentParser:
     views = ps.add_argument_group("views (one at a time)").add_mutually_exclusive_group()
     views.add_argument("--interpolate", action="store_true", help="rows interpolating between random latents")
     views.add_argument("--arithmetic", metavar="SPEC", help="latent vector arithmetic (see the model family docs)")
-    views.add_argument("--class-grid", action="store_true", help="one row per class (conditional models)")
-    views.add_argument("--attrs", metavar="A=1,B=0", help="attribute-conditioned samples")
+    views.add_argument("--class-grid", action="store_true",
+                       help="one row per class (or per --labels entry), columns share a latent (conditional models)")
+    views.add_argument("--attrs", metavar="A=1,B=0", help="attribute-conditioned samples (attr-gan); attributes left "
+                       "out are drawn from the training data's joint distribution given the ones set")
     views.add_argument("--codes", action="store_true", help="sweep each latent code (InfoGAN)")
     views.add_argument("--manifold", action="store_true", help="2-D latent manifold grid")
     views.add_argument("--reconstruct", action="store_true", help="test images and their reconstructions")
