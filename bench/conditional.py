@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import time
 from pathlib import Path
 
@@ -58,6 +59,7 @@ def run_one(entry: dict, minutes: float, data_dir: str, n: int) -> dict:
                       checkpoint_minutes=60.0, n_samples=100)
     model = registry.build(name, train.spec, {}, seed=0)
     run_dir = RESULTS / "conditional" / name
+    shutil.rmtree(run_dir, ignore_errors=True)  # a new run (--force, or one that did not finish)
     trainer = Trainer(model, train, cfg, run_dir=run_dir, data_args={"name": entry["data"], "data_dir": data_dir},
                       log=lambda m: None)
     trainer.fit()
