@@ -127,8 +127,10 @@ def _parser() -> argparse.ArgumentParser:
     views = ps.add_argument_group("views (one at a time)").add_mutually_exclusive_group()
     views.add_argument("--interpolate", action="store_true", help="rows interpolating between random latents")
     views.add_argument("--arithmetic", metavar="SPEC", help="latent vector arithmetic (see the model family docs)")
-    views.add_argument("--class-grid", action="store_true", help="one row per class (conditional models)")
-    views.add_argument("--attrs", metavar="A=1,B=0", help="attribute-conditioned samples")
+    views.add_argument("--class-grid", action="store_true",
+                       help="one row per class (or per --labels entry), columns share a latent (conditional models)")
+    views.add_argument("--attrs", metavar="A=1,B=0", help="attribute-conditioned samples (attr-gan); attributes left "
+                       "out are drawn from the training data's joint distribution given the ones set")
     views.add_argument("--codes", action="store_true", help="sweep each latent code (InfoGAN)")
     views.add_argument("--manifold", action="store_true", help="2-D latent manifold grid")
     views.add_argument("--reconstruct", action="store_true", help="test images and their reconstructions")
@@ -566,7 +568,7 @@ def cmd_data_list(args) -> int:
     from genzoo.data.catalog import DATASETS, locate
 
     for name, ds in DATASETS.items():
-        if name == "mnist-mini":
+        if name == "mnist-mini" or ds.derived_from == "mnist-mini":
             where = "embedded"
         else:
             try:
@@ -601,6 +603,9 @@ def cmd_data_info(args) -> int:
         if d.attrs is not None:
             line += f", {len(d.attr_names)} attributes"
         print(line)
+        if d.attrs is not None and split == ds.splits[0]:  # names with their frequency in this split
+            freq = d.attrs.float().mean(0).tolist()
+            print("    attributes (fraction set): " + ", ".join(f"{a} {p:.2f}" for a, p in zip(d.attr_names, freq)))
     return 0
 
 

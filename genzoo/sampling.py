@@ -33,7 +33,8 @@ def plain(model, args, generator: torch.Generator) -> tuple[torch.Tensor, int | 
     """`--n N` samples (conditional models: `--labels`, default cycling through all classes)."""
     conditional = getattr(model, "conditional", False)
     if args.labels and not conditional:
-        raise ConfigError(f"{model.name} is not conditional: it takes no --labels")
+        hint = " (it is conditioned on attributes: use --attrs NAME=1,...)" if hasattr(model, "sample_attrs") else ""
+        raise ConfigError(f"{model.name} is not conditional: it takes no --labels{hint}")
     labels = None
     if conditional:
         k = model.spec.num_classes
@@ -181,6 +182,51 @@ def arithmetic(model, args, generator: torch.Generator) -> tuple[torch.Tensor, i
     return torch.cat([*padded, rows[-1]]), nrow
 
 
+# ---- conditional views: class grid, attributes -----------------------------------------------
+def class_grid(model, args, generator: torch.Generator) -> tuple[torch.Tensor, int]:
+    """One row per class (or per `--labels` entry), `--n` // rows columns; column j uses the same latent
+    in every row, so a column shows one style across the classes."""
+    if not getattr(model, "conditional", False):
+        hint = " (it is conditioned on attributes: use --attrs)" if hasattr(model, "sample_attrs") else ""
+        raise ConfigError(f"--class-grid is not available for {model.name}: it is not class-conditional{hint}")
+    _latent_model(model, "class-grid")
+    k = model.spec.num_classes
+    rows = parse_labels(args.labels, len(args.labels.split(",")), k) if args.labels else torch.arange(k)
+    cols = max(1, args.n // len(rows))
+    z = model.sample_latent(cols, generator)  # cols x D, shared by every row
+    with torch.no_grad():
+        return model.decode(z.repeat(len(rows), 1), rows.repeat_interleave(cols)), cols
+
+
+def parse_attrs(text: str, names: tuple[str, ...]) -> dict[str, int]:
+    """'Smiling=1,Male=0' -> {'Smiling': 1, 'Male': 0}, checking names and 0/1 values."""
+    out = {}
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        name, eq, value = part.partition("=")
+        name = name.strip()
+        if not eq or value.strip() not in ("0", "1"):
+            raise ConfigError(f"--attrs takes NAME=0 or NAME=1 pairs joined by commas, e.g. "
+                              f"{names[0]}=1,{names[-1]}=0; got {part!r}")
+        if name not in names:
+            raise ConfigError(f"--attrs: unknown attribute {name!r}; this model is conditioned on "
+                              f"{', '.join(names)}")
+        out[name] = int(value)
+    if not out:
+        raise ConfigError(f"--attrs needs at least one NAME=0|1 pair; attributes: {', '.join(names)}")
+    return out
+
+
+def attrs(model, args, generator: torch.Generator) -> tuple[torch.Tensor, int | None]:
+    """`--n` samples with the given attributes (`--attrs Smiling=1,Male=0`); attributes left out are drawn
+    from the training data's joint attribute distribution given the ones set (attr-gan `sample_attrs`)."""
+    if not hasattr(model, "sample_attrs"):
+        raise ConfigError(f"--attrs is not available for {model.name}: it is not conditioned on attributes "
+                          "(attr-gan is)")
+    rows = model.sample_attrs(args.n, parse_attrs(args.attrs, model.attr_names), generator)
+    with torch.no_grad():
+        return model.sample(args.n, labels=rows, generator=generator), None
+
+
 # Views filled in by the model families (GAN core: interpolate, arithmetic; conditional GANs:
 # class_grid, attrs, codes; autoencoders: manifold, reconstruct).
 VIEWS = {name: unsupported(name.replace("_", "-")) for name in
@@ -290,6 +336,6 @@ def scatter(model, args, generator: torch.Generator) -> tuple[torch.Tensor, int 
 
 
 VIEWS.update(interpolate=interpolate, arithmetic=arithmetic, manifold=manifold, reconstruct=reconstruct,
-             scatter=scatter)
+             scatter=scatter, class_grid=class_grid, attrs=attrs)
 # views that work for models which cannot sample (plain autoencoders)
 ENCODER_VIEWS = {"reconstruct", "scatter"}

@@ -26,6 +26,10 @@ def load(name: str | None = None, split: str = "train", data_dir: str | os.PathL
     """
     name = name or DEFAULT_DATASET
     ds = info(name)
+    if name.endswith("-attrs") and ds.derived_from:  # digit attributes on top of the digits (any split)
+        from genzoo.data.digit_attrs import with_digit_attributes
+
+        return with_digit_attributes(load(ds.derived_from, split, data_dir, image_size, limit, crop), name)
     if split not in ds.splits + ("all",):
         raise DataError(f"dataset {name!r} has no split {split!r} (choose from {', '.join(ds.splits)})")
     if split == "all" and name not in ("frey", "celeba") and not name.startswith("folder:"):

@@ -96,6 +96,12 @@ _add(DatasetInfo(
     "stacked-mnist", "Stacked MNIST: 3 MNIST digits in the 3 channels, 1000 classes (Metz et al. 2017); built "
     "(seeded) from the MNIST files, 60,000 train / 10,000 test", DATASETS["mnist"].files, _IDX, (3, 28, 28), 1000,
     license="CC BY-SA 3.0 (MNIST)", derived_from="mnist"))
+for _base in ("mnist", "mnist-mini"):
+    _add(DatasetInfo(
+        f"{_base}-attrs", f"{_base} with 3 binary attributes derived from the digit: even, at_least_5, "
+        "closed_loop (0/6/8/9); multi-label data for attr-gan (genzoo.data.digit_attrs)",
+        DATASETS[_base].files, DATASETS[_base].required, (1, 28, 28), 10, license=DATASETS[_base].license,
+        class_names=DATASETS[_base].class_names, derived_from=_base))
 _add(DatasetInfo(
     "frey", "Frey faces, 1,965 grey 28x20 frames of one face (Roweis); continuous data for Gaussian VAEs",
     (RemoteFile("frey_rawface.mat", "https://cs.nyu.edu/~roweis/data/frey_rawface.mat",
@@ -175,6 +181,8 @@ def has_files(d: Path, ds: DatasetInfo) -> bool:
 def locate(name: str, data_dir: str | os.PathLike | None) -> Path:
     """The folder holding dataset `name`, or a DataError saying which files to put where."""
     ds = info(name)
+    if name == DEFAULT_DATASET:
+        return EMBEDDED_DIR
     if ds.derived_from:
         return locate(ds.derived_from, data_dir)
     dirs = candidate_dirs(name, data_dir)

@@ -12,7 +12,7 @@ labels are the requested classes):
 
     res = evaluate_images(fake_uint8, real_test, metrics=("fid", "kid"))
 
-Metrics (`METRICS`; default: fid, kid, pr, dc, is, cls, plus cacc for conditional models, modes for
+Metrics (`METRICS`; default: fid, kid, pr, dc, is, cls, plus cacc and cfid for conditional models, modes for
 stacked MNIST and nn when `train=` is given):
 
     fid    Fréchet distance (Heusel et al. 2017)                      -> fid
@@ -21,10 +21,15 @@ stacked MNIST and nn when `train=` is given):
     dc     density / coverage, k = 5 (Naeem et al. 2020)              -> density, coverage
     is     Inception-style score with the domain classifier            -> is, is_split_std
     cls    KL(sample class histogram || real class histogram)         -> class_kl
-    cacc   conditional accuracy                                        -> cond_accuracy
+    cacc   conditional accuracy                                        -> cond_accuracy, cond_accuracy_per_class
+    cfid   FID per class (samples asked for c vs real images of c)     -> fid_per_class, fid_class_mean
     modes  modes covered, KL to uniform (stacked MNIST: 1000 modes)    -> modes, modes_total, modes_kl
     nn     nearest-training-neighbour distance (memorization)          -> nn_train_dist, nn_train_ratio,
                                                                           nn_copy_fraction
+
+Attribute-conditional models (attr-gan) add attr_accuracy, attr_accuracy_per_attr and attr_exact
+(`genzoo.metrics.conditional.attribute_quality`; judge: the digit classifier on mnist-attrs, or an
+attribute classifier run given as features).
 
 With seeds > 1 every figure is the mean over sample seeds and `<key>_std` its standard deviation.
 

@@ -42,7 +42,8 @@ WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 BUILD = "python scripts/build_feature_nets.py {name} --data-dir DIR"
 # dataset name -> the domain network that scores it (stacked-mnist: the MNIST net, per channel)
 DOMAIN = {"mnist": "mnist", "mnist-mini": "mnist", "stacked-mnist": "mnist", "fashion-mnist": "fashion-mnist",
-          "cifar10": "cifar10"}
+          "cifar10": "cifar10",
+          "mnist-attrs": "mnist", "mnist-mini-attrs": "mnist"}
 INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"  # torch-fidelity's converted TF weights
 INCEPTION_URL = "https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/" + INCEPTION_FILE
 
@@ -113,10 +114,14 @@ class ClassifierFeatures(FeatureNet):
         self.num_classes = model.spec.num_classes
         self.input_shape = model.spec.shape
         self.input_range = model.input_range
+        # an attribute classifier (target=attrs) gives features but no class scores
+        self.attrs = getattr(model.cfg, "target", "class") == "attrs"
 
     def run(self, x: torch.Tensor) -> Features:
         net = self.model.net
         f = net.features(x.contiguous(memory_format=torch.channels_last))  # N x D
+        if self.attrs:
+            return Features(f)
         return Features(f, net.head(f) * getattr(net, "scale", 1.0))  # scale: the calibrated 1/temperature
 
     def to(self, device):

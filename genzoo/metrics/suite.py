@@ -18,6 +18,7 @@ import torch
 from genzoo.data.imageset import ImageSet, to_uint8
 from genzoo.errors import ConfigError
 from genzoo.metrics import classes, features, manifold
+from genzoo.metrics import conditional as cond
 from genzoo.metrics.fid import frechet_distance, gaussian_stats
 from genzoo.metrics.kid import kid
 
@@ -31,7 +32,10 @@ METRICS: dict[str, tuple[str, tuple[str, ...]]] = {
     "is": ("Inception-style score exp(E KL(p(y|x) || p(y))) with the feature network's classes, 10 splits",
            ("is", "is_split_std")),
     "cls": ("KL(class histogram of samples || real class histogram)", ("class_kl",)),
-    "cacc": ("conditional accuracy: samples classified as the label they were asked for", ("cond_accuracy",)),
+    "cacc": ("conditional accuracy: samples classified as the label they were asked for (overall, per class)",
+             ("cond_accuracy", "cond_accuracy_per_class")),
+    "cfid": ("FID per class: samples asked for class c vs real images of class c (list, and mean)",
+             ("fid_per_class", "fid_class_mean")),
     "modes": ("classes (modes) hit by a sample, and KL to uniform; stacked MNIST: 1000 modes",
               ("modes", "modes_total", "modes_kl")),
     "nn": ("memorization: distance from samples to their nearest training image vs. held-out images",
@@ -116,7 +120,7 @@ def choose_metrics(requested: tuple[str, ...] | None, conditional: bool, net: fe
     """The requested metrics, or the defaults plus those that apply (cacc, stacked-MNIST modes, nn)."""
     if requested is not None:
         return requested
-    extra = (("cacc",) if conditional else ()) + (("modes",) if isinstance(net, features.ChannelStack) else ()) \
+    extra = (("cacc", "cfid") if conditional else ()) + (("modes",) if isinstance(net, features.ChannelStack) else ()) \
         + (("nn",) if has_train else ())
     return DEFAULT_METRICS + extra
 
@@ -165,6 +169,13 @@ def score(fake: torch.Tensor, ref: Reference, metrics: tuple[str, ...], fake_lab
                 raise ConfigError("metric 'cacc' (conditional accuracy) needs labelled samples: a conditional "
                                   "model, or a fake folder with one subfolder per class")
             out["cond_accuracy"] = classes.conditional_accuracy(pred, fake_labels)
+            out["cond_accuracy_per_class"] = cond.per_class_accuracy(pred, fake_labels, ref.net.num_classes)
+        elif name == "cfid":
+            if fake_labels is None or ref.data.labels is None:
+                raise ConfigError("metric 'cfid' (per-class FID) needs labelled samples and labelled real images")
+            per = cond.per_class_fid(ref.feats.features, ref.data.labels, f, fake_labels, ref.data.num_classes)
+            out["fid_per_class"] = per
+            out["fid_class_mean"] = float(torch.tensor(per, dtype=torch.float64).nanmean())
         elif name == "modes":
             out.update(classes.mode_counts(pred, ref.net.num_classes))
         elif name == "nn":
@@ -179,6 +190,9 @@ def aggregate(runs: list[dict[str, Any]]) -> dict[str, Any]:
         vals = [r[k] for r in runs]
         if len(runs) == 1 or k.endswith("total"):
             out[k] = vals[0]
+            continue
+        if isinstance(vals[0], list):  # per-class figures: the mean of each entry
+            out[k] = torch.tensor(vals, dtype=torch.float64).mean(0).tolist()
             continue
         t = torch.tensor([float(v) for v in vals], dtype=torch.float64)
         out[k] = float(t.mean())

@@ -49,6 +49,9 @@ class ClassifierConfig:
         "auto", "test-time augmentation: flip (mirror), shift (1-pixel translations); "
         "auto = flip where allowed, else shift")
     head_scale: float = field(1.0, "fast: multiply logits by this (a temperature on the linear head)")
+    target: Literal["class", "attrs"] = field(
+        "class", "class: one label per image (cross-entropy); attrs: the data's binary attributes, one logit "
+                 "each (multi-label BCE, e.g. CelebA), used to judge attribute-conditional GANs")
 
     def validate(self) -> None:
         if self.width < 1 or self.convs_per_stage < 1:
@@ -126,17 +129,21 @@ class Classifier(Model):
 
     def __init__(self, cfg: ClassifierConfig, spec: DataSpec):
         super().__init__(cfg, spec)
-        if spec.num_classes < 2:
+        outputs = len(spec.attr_names) if cfg.target == "attrs" else spec.num_classes
+        if cfg.target == "attrs" and not outputs:
+            raise ConfigError(f"target=attrs needs a dataset with attributes (celeba, mnist-attrs); {spec.name!r} "
+                              "has none")
+        if cfg.target == "class" and spec.num_classes < 2:
             raise ConfigError(f"the classifier needs labelled data with at least 2 classes; dataset "
                               f"{spec.name!r} has {spec.num_classes}")
         if cfg.arch == "classic":
             if spec.height % 4 or spec.width % 4:
                 raise ConfigError(f"the classic net needs image sides divisible by 4, got "
                                   f"{spec.height}x{spec.width}")
-            self.net = ClassicNet(spec.channels, spec.height, spec.width, spec.num_classes, cfg.width,
+            self.net = ClassicNet(spec.channels, spec.height, spec.width, outputs, cfg.width,
                                   cfg.hidden, cfg.dropout)
         else:
-            self.net = FastNet(spec.channels, spec.num_classes, cfg.width, cfg.convs_per_stage, cfg.dropout,
+            self.net = FastNet(spec.channels, outputs, cfg.width, cfg.convs_per_stage, cfg.dropout,
                                cfg.head_scale)
         self.use_hflip = cfg.hflip == "on" or (cfg.hflip == "auto" and spec.hflip_ok)
 
@@ -171,7 +178,9 @@ class Classifier(Model):
 
     @torch.no_grad()
     def predict(self, x: torch.Tensor) -> torch.Tensor:
-        return self.logits_tta(x).argmax(1)
+        """Classes (N), or with target=attrs the 0/1 attributes (N x A)."""
+        logits = self.logits_tta(x)
+        return (logits > 0).long() if self.cfg.target == "attrs" else logits.argmax(1)
 
     # ---- training -------------------------------------------------------------------------------
     def augment(self, images: torch.Tensor) -> torch.Tensor:
@@ -201,6 +210,8 @@ class Classifier(Model):
             self.schedulers = {"net": torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(total_steps, 1))}
 
     def train_step(self, batch, step: int) -> dict[str, Any]:
+        if self.cfg.target == "attrs":
+            return self.attrs_step(batch)
         if batch.y is None:
             raise ConfigError("the classifier needs labels; this dataset has none")
         logits = self.net(batch.x)
@@ -209,9 +220,38 @@ class Classifier(Model):
         acc = (logits.detach().argmax(1) == batch.y).float().mean()
         return {"loss": loss.detach(), "train_accuracy": acc}
 
+    def attrs_step(self, batch) -> dict[str, Any]:
+        """Multi-label step: BCE of one logit per attribute (label smoothing towards 1/2)."""
+        if batch.attrs is None:
+            raise ConfigError("target=attrs needs attributes in the training data")
+        target = batch.attrs.float() * (1 - self.cfg.label_smoothing) + self.cfg.label_smoothing / 2
+        logits = self.net(batch.x)
+        loss = F.binary_cross_entropy_with_logits(logits.float(), target)
+        self.optimize("net", loss)
+        acc = ((logits.detach() > 0) == batch.attrs.bool()).float().mean()
+        return {"loss": loss.detach(), "train_accuracy": acc}
+
+    @torch.no_grad()
+    def evaluate_attrs(self, data, batch_size: int = 1000) -> dict[str, Any]:
+        """Mean and per-attribute accuracy on `data`'s attributes (target=attrs)."""
+        if data.attrs is None:
+            raise ConfigError(f"cannot evaluate an attribute classifier on {data.name!r}: it has no attributes")
+        was_training = self.training
+        self.eval()
+        hits = torch.zeros(len(self.spec.attr_names), dtype=torch.float64)
+        for images, _, attrs in data.iter_ordered(batch_size):
+            x = self.prepare(images).contiguous(memory_format=torch.channels_last)
+            hits += (self.predict(x).cpu() == attrs.long()).double().sum(0)
+        self.train(was_training)
+        per = hits / max(len(data), 1)
+        return {"accuracy": float(per.mean()), "per_attribute_accuracy": dict(zip(self.spec.attr_names, per.tolist())),
+                "n": len(data)}
+
     # ---- evaluation ------------------------------------------------------------------------------
     @torch.no_grad()
     def evaluate(self, data, batch_size: int = 1000) -> dict[str, Any]:
+        if self.cfg.target == "attrs":
+            return self.evaluate_attrs(data, batch_size)
         if data.labels is None:
             raise ConfigError(f"cannot evaluate a classifier on {data.name!r}: it has no labels")
         k = self.spec.num_classes

@@ -66,3 +66,23 @@ def test_needs_labels():
     data = ImageSet(torch.zeros(10, 1, 28, 28, dtype=torch.uint8), name="unlabelled")
     with pytest.raises(ConfigError, match="at least 2 classes"):
         genzoo.build("classifier", data.spec)
+
+
+def test_attribute_target_reads_celeba_and_rejects_data_without_attributes():
+    import math
+
+    from genzoo.data import load
+    from genzoo.data.imageset import Batch, DataSpec
+    from tests.conftest import shared_path
+
+    with pytest.raises(ConfigError, match="target=attrs needs a dataset with attributes"):
+        genzoo.build("classifier", DataSpec(1, 28, 28, 10), target="attrs")
+    data = load("celeba", "all", data_dir=shared_path("celeba-subset"), image_size=32)
+    model = genzoo.build("classifier", data.spec, target="attrs", width=8)
+    model.configure_optimizers(100)
+    x = data.images[:16].float() / 255
+    logs = [model.train_step(Batch(x, None, data.attrs[:16]), s) for s in range(3)]
+    assert all(math.isfinite(float(r["loss"])) for r in logs) and logs[-1]["loss"] < logs[0]["loss"]
+    assert model.predict(x).shape == (16, 40)
+    res = model.evaluate(data.take(16))
+    assert len(res["per_attribute_accuracy"]) == 40 and 0 <= res["accuracy"] <= 1
