@@ -111,7 +111,8 @@ def gradient_penalty(critic: Critic, real: torch.Tensor, fake: torch.Tensor, tar
     if alpha is None:
         alpha = torch.rand(real.shape[0], device=real.device)
     a = alpha.to(real.dtype).view(-1, *([1] * (real.dim() - 1)))
-    x_hat = torch.lerp(fake.detach(), real.detach(), a)  # a * real + (1 - a) * fake
+    # a * real + (1 - a) * fake; under bf16 autocast G's output is bf16 while the real batch is float32
+    x_hat = torch.lerp(fake.detach().to(real.dtype), real.detach(), a)
     grad = _input_grad(critic, x_hat)
     return ((grad.flatten(1).norm(2, dim=1) - target) ** 2).mean()
 

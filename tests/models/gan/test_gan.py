@@ -45,7 +45,8 @@ def test_each_preset_trains_with_finite_changing_losses(name, mini):
     g0, d0 = params(model.G), params(model.D)
     data = mini.take(320)
     rows = []
-    cfg = TrainConfig(steps=10, batch_size=32, progress=False, precision="fp32", log_every=1)
+    precision = genzoo.registry.get(name).train_defaults.get("precision", "fp32")  # as the preset trains (bf16)
+    cfg = TrainConfig(steps=10, batch_size=32, progress=False, precision=precision, log_every=1)
     trainer = Trainer(model, data, cfg)
     trainer._write_row = rows.append  # collect the logged rows without a run folder
     trainer.fit()
