@@ -2,6 +2,6 @@
 
 from genzoo.models import autoencoder, classifier, gan, semisupervised, vae  # noqa: F401
 from genzoo.models.base import Model
-from genzoo.models.gan import catgan, infogan  # noqa: F401  (structured GANs register themselves)
+from genzoo.models.gan import bigan, catgan, infogan  # noqa: F401  (structured GANs register themselves)
 
 __all__ = ["Model"]
