@@ -147,8 +147,11 @@ class AAE(Model):
         return torch.cat([z, F.one_hot(y, self.cfg.categorical).float()], 1)
 
     def decode(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        """Latents (as `sample_latent`) -> images N x C x H x W in [0, 1]."""
+        """Latents (as `sample_latent`) -> images N x C x H x W in [0, 1] (conditional: for `labels`, default
+        0, 1, 2, ... as the CVAE)."""
         z = z.to(self.device)
+        if self.conditional and labels is None:
+            labels = torch.arange(len(z)) % self.spec.num_classes
         out = self.decoder_logits(z, None, self._onehot(labels, len(z)))
         return torch.sigmoid(out).float().reshape(len(z), *self.spec.shape)
 
@@ -237,7 +240,7 @@ class AAE(Model):
             res["cluster_accuracy"] = matching_accuracy(pred, data.labels, k, k)
             res["cluster_majority_accuracy"] = majority_accuracy(pred, data.labels, k, k)
             if self.cfg.labelled:
-                res["accuracy"] = float((pred == data.labels).float().mean())
+                res["accuracy"] = float((pred == data.labels).double().mean())
         if getattr(self, "eval_options", None) is not None:
             res.update(self.sample_metrics(data))
         return res

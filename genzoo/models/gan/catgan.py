@@ -122,7 +122,7 @@ class CatGAN(GAN):
             k = max(self.k, data.num_classes)
             res["cluster_accuracy"] = matching_accuracy(pred, data.labels, k, k)
             if self.cfg.labelled:
-                res["accuracy"] = float((pred == data.labels).float().mean())
+                res["accuracy"] = float((pred == data.labels).double().mean())
         if getattr(self, "eval_options", None) is not None:
             res.update(self.sample_metrics(data))
         return res

@@ -111,8 +111,8 @@ def test_structured_gans_survive_save_and_load(mini, tmp_path):
                                                    channels_last=False, eval_every=0), run_dir=run,
                 data_args={"name": "mnist-mini"}).fit()
         again = load_model(run, which="last")
-        g = torch.Generator().manual_seed(3)
-        assert torch.equal(model.eval().sample(4, generator=g), again.sample(4, generator=torch.Generator().manual_seed(3)))
+        a = model.eval().sample(4, generator=torch.Generator().manual_seed(3))
+        assert torch.equal(a, again.sample(4, generator=torch.Generator().manual_seed(3)))
 
 
 def test_bad_configs_are_rejected():
