@@ -19,7 +19,7 @@ Gaussians of fixed std 1 there: `learn_std=false`). Differs: tanh output in [-1,
 Evaluation (`genzoo eval RUN`): `code_accuracy`, the accuracy of the first categorical code as a
 digit label for the samples under the best code-to-class matching (Hungarian), with the shipped
 MNIST classifier naming the samples' classes; `q_cluster_accuracy`, Q's categorical prediction on the
-real test images matched to the true labels the same way (the paper: 5% error, Sec. 7.1);
+real test images matched to the true labels the same way (the paper: 5% error, Sec. 7.2);
 `q_accuracy`, how often Q recovers the code of the samples; plus FID etc. `genzoo sample RUN --codes`
 draws the code sweeps (Fig. 2).
 """
