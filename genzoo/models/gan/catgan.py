@@ -131,5 +131,5 @@ class CatGAN(GAN):
 
 register_preset(
     "catgan-semi", "catgan", preset={"labelled": 100},
-    description="Semi-supervised CatGAN (Springenberg 2016, Eq. 9): 100 labelled examples",
+    description="Semi-supervised CatGAN (Springenberg 2016, Sec. 4): 100 labelled examples",
     train_defaults=_TRAIN)
