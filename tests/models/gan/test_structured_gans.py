@@ -122,3 +122,13 @@ def test_bad_configs_are_rejected():
         genzoo.build("catgan", DataSpec(1, 28, 28, 0))
     with pytest.raises(ConfigError, match="semi-supervised CatGAN"):
         genzoo.build("catgan", DataSpec(1, 28, 28, 10), clusters=5, labelled=10)
+
+
+def test_batch_statistics_normalises_per_batch_and_restores_running_averages():
+    bn = torch.nn.BatchNorm1d(3).eval()
+    x = torch.randn(64, 3) * 5 + 2
+    state = {k: v.clone() for k, v in bn.state_dict().items()}
+    with batch_statistics(bn):
+        y = bn(x)
+    assert y.mean(0).abs().max() < 1e-5  # normalised with the batch's own statistics
+    assert not bn.training and all(torch.equal(v, bn.state_dict()[k]) for k, v in state.items())
