@@ -50,3 +50,15 @@ def majority_accuracy(pred: torch.Tensor, target: torch.Tensor, num_pred: int | 
     """Accuracy when every cluster is named by the class most frequent in it (many-to-one)."""
     table = contingency(pred, target, num_pred, num_true)
     return int(table.max(1).values.sum()) / int(table.sum())
+
+
+def cluster_figures(pred: torch.Tensor, target: torch.Tensor, num_clusters: int, supervised: bool = False
+                    ) -> dict[str, float]:
+    """What a clustering model reports: `cluster_accuracy` (one-to-one), `cluster_majority_accuracy`
+    (many-to-one) and, when its outputs are tied to the classes by labels, plain `accuracy`."""
+    k = max(num_clusters, int(target.max()) + 1)
+    res = {"cluster_accuracy": matching_accuracy(pred, target, k, k),
+           "cluster_majority_accuracy": majority_accuracy(pred, target, k, k)}
+    if supervised:
+        res["accuracy"] = float((pred.reshape(-1).cpu() == target.reshape(-1).cpu()).double().mean())
+    return res

@@ -40,7 +40,7 @@ import torch.nn.functional as F
 from genzoo.config import ConfigError, field
 from genzoo.data.imageset import Batch, DataSpec
 from genzoo.losses import bernoulli_log_likelihood, d_loss_bce, g_loss_nonsaturating
-from genzoo.metrics.matching import majority_accuracy, matching_accuracy
+from genzoo.metrics.matching import cluster_figures
 from genzoo.models.base import Model
 from genzoo.models.vae import mlp, normal
 from genzoo.nn import LabelledPool
@@ -236,11 +236,7 @@ class AAE(Model):
         res: dict[str, Any] = {"mse": sq / (len(codes) * math.prod(self.spec.shape)),
                                "code_mean": float(codes.mean(0).abs().mean()), "code_std": float(codes.std(0).mean())}
         if preds and data.labels is not None and data.num_classes >= 2:
-            pred, k = torch.cat(preds), max(self.cfg.categorical, data.num_classes)
-            res["cluster_accuracy"] = matching_accuracy(pred, data.labels, k, k)
-            res["cluster_majority_accuracy"] = majority_accuracy(pred, data.labels, k, k)
-            if self.cfg.labelled:
-                res["accuracy"] = float((pred == data.labels).double().mean())
+            res.update(cluster_figures(torch.cat(preds), data.labels, self.cfg.categorical, bool(self.cfg.labelled)))
         if getattr(self, "eval_options", None) is not None:
             res.update(self.sample_metrics(data))
         return res

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from genzoo.errors import ConfigError
-from genzoo.metrics.matching import contingency, majority_accuracy, matching, matching_accuracy
+from genzoo.metrics.matching import cluster_figures, contingency, majority_accuracy, matching, matching_accuracy
 
 
 def test_a_permuted_labelling_scores_one_and_the_permutation_is_recovered():
@@ -34,3 +34,9 @@ def test_more_clusters_than_classes_one_to_one_vs_majority():
 def test_rejects_mismatched_lengths():
     with pytest.raises(ConfigError, match="equally many"):
         matching_accuracy(torch.tensor([0, 1]), torch.tensor([0]))
+
+
+def test_cluster_figures():
+    pred, target = torch.tensor([1, 1, 0, 0]), torch.tensor([0, 0, 1, 1])
+    assert cluster_figures(pred, target, 2) == {"cluster_accuracy": 1.0, "cluster_majority_accuracy": 1.0}
+    assert cluster_figures(pred, target, 2, supervised=True)["accuracy"] == 0.0  # outputs tied to classes: wrong

@@ -32,7 +32,7 @@ from torch import nn
 from genzoo.config import ConfigError, field
 from genzoo.data.imageset import Batch
 from genzoo.losses import d_loss_catgan, g_loss_catgan, marginal_entropy, mean_entropy
-from genzoo.metrics.matching import majority_accuracy, matching_accuracy
+from genzoo.metrics.matching import cluster_figures
 from genzoo.models.gan.core import _DCGAN, GAN, CriticOut, GANConfig
 from genzoo.models.gan.networks import build_discriminator
 from genzoo.nn import LabelledPool, batch_statistics
@@ -119,11 +119,7 @@ class CatGAN(GAN):
         res: dict[str, Any] = {}
         if data.labels is not None and data.num_classes >= 2:
             pred = self.predict(self.prepare(data.images), batch_size)
-            k = max(self.k, data.num_classes)
-            res["cluster_accuracy"] = matching_accuracy(pred, data.labels, k, k)
-            res["cluster_majority_accuracy"] = majority_accuracy(pred, data.labels, k, k)
-            if self.cfg.labelled:
-                res["accuracy"] = float((pred == data.labels).double().mean())
+            res.update(cluster_figures(pred, data.labels, self.k, bool(self.cfg.labelled)))
         if getattr(self, "eval_options", None) is not None:
             res.update(self.sample_metrics(data))
         return res
