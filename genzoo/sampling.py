@@ -227,6 +227,48 @@ def attrs(model, args, generator: torch.Generator) -> tuple[torch.Tensor, int | 
         return model.sample(args.n, labels=rows, generator=generator), None
 
 
+def codes(model, args, generator: torch.Generator) -> tuple[torch.Tensor, int]:
+    """Latent-code sweeps (InfoGAN, Chen et al. 2016, Fig. 2): one block per code, blocks separated by a
+    blank row. Categorical code j: rows are fixed noise draws, columns its values. Continuous code j:
+    rows are the values of the first categorical code (noise fixed), columns `--steps` values from -2
+    to 2 (beyond the prior's [-1, 1], as the paper's figure); the other continuous codes stay 0 and the
+    other categorical codes at value 0."""
+    if not callable(getattr(model, "latent_with_codes", None)):
+        raise ConfigError(f"--codes sweeps latent codes (infogan); {model.name} has none")
+    if args.steps < 2:
+        raise ConfigError("--codes needs --steps of at least 2")
+    n_cat, k, n_cont = model.code_layout
+    ncol = max(k if n_cat else 0, args.steps if n_cont else 0)
+    rows = k if n_cat else 8
+    blocks = []
+    for j in range(n_cat):  # rows x k: noise per row, code j = column
+        noise = model.sample_noise(rows, generator).repeat_interleave(k, 0)
+        cat = torch.zeros(rows * k, n_cat, dtype=torch.long)
+        cat[:, j] = torch.arange(k).repeat(rows)
+        blocks.append((model.latent_with_codes(noise, cat, torch.zeros(rows * k, n_cont)), k))
+    values = torch.linspace(-2.0, 2.0, args.steps)
+    for j in range(n_cont):  # rows x steps: categorical value per row, code j = column
+        noise = model.sample_noise(1, generator).expand(rows * args.steps, -1)
+        cat = torch.zeros(rows * args.steps, n_cat, dtype=torch.long)
+        if n_cat:
+            cat[:, 0] = torch.arange(rows).repeat_interleave(args.steps)
+        cont = torch.zeros(rows * args.steps, n_cont)
+        cont[:, j] = values.repeat(rows)
+        blocks.append((model.latent_with_codes(noise, cat, cont), args.steps))
+    blank = None
+    out = []
+    with torch.no_grad():
+        for z, width in blocks:
+            x = model.decode(z)  # rows*width x C x H x W
+            if blank is None:
+                blank = torch.full_like(x[:1], model.input_range[1])
+            x = x.reshape(rows, width, *x.shape[1:])
+            if width < ncol:  # pad short blocks to the grid width
+                x = torch.cat([x, blank[None].expand(rows, ncol - width, *x.shape[2:])], 1)
+            out += [x.flatten(0, 1), blank.expand(ncol, *x.shape[2:])]
+    return torch.cat(out[:-1]).cpu(), ncol
+
+
 # Views filled in by the model families (GAN core: interpolate, arithmetic; conditional GANs:
 # class_grid, attrs, codes; autoencoders: manifold, reconstruct).
 VIEWS = {name: unsupported(name.replace("_", "-")) for name in
@@ -336,6 +378,6 @@ def scatter(model, args, generator: torch.Generator) -> tuple[torch.Tensor, int 
 
 
 VIEWS.update(interpolate=interpolate, arithmetic=arithmetic, manifold=manifold, reconstruct=reconstruct,
-             scatter=scatter, class_grid=class_grid, attrs=attrs)
+             scatter=scatter, class_grid=class_grid, attrs=attrs, codes=codes)
 # views that work for models which cannot sample (plain autoencoders)
 ENCODER_VIEWS = {"reconstruct", "scatter"}

@@ -11,6 +11,7 @@ they return the unweighted penalty, the caller multiplies by its lambda / gamma.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 
 import torch
@@ -23,6 +24,7 @@ __all__ = [
     "d_loss_hinge", "g_loss_hinge",
     "gradient_penalty", "dragan_penalty", "r1_penalty",
     "feature_matching_loss",
+    "mean_entropy", "marginal_entropy", "d_loss_catgan", "g_loss_catgan", "infogan_info_loss",
 ]
 
 Critic = Callable[[torch.Tensor], torch.Tensor]
@@ -146,3 +148,52 @@ def r1_penalty(critic: Critic, real: torch.Tensor) -> torch.Tensor:
 def feature_matching_loss(real_features: torch.Tensor, fake_features: torch.Tensor) -> torch.Tensor:
     """||E f(x) - E f(G(z))||_2^2 over an intermediate discriminator layer f (N x F each)."""
     return (real_features.detach().float().mean(0) - fake_features.float().mean(0)).pow(2).sum()
+
+
+# ---- Springenberg 2016, "Unsupervised and Semi-supervised Learning with Categorical GANs" --------
+def mean_entropy(logits: torch.Tensor) -> torch.Tensor:
+    """E_x H[p(y | x, D)]: the average entropy of each sample's class distribution (N x K logits)."""
+    log_p = logits.float().log_softmax(1)
+    return -(log_p.exp() * log_p).sum(1).mean()
+
+
+def marginal_entropy(logits: torch.Tensor) -> torch.Tensor:
+    """H[p(y | D)] with p(y | D) = E_x p(y | x, D), the batch estimate of the class marginal (Eq. 6)."""
+    log_p = logits.float().log_softmax(1)
+    log_marginal = torch.logsumexp(log_p, 0) - math.log(len(logits))  # log of the mean probability
+    return -(log_marginal.exp() * log_marginal).sum()
+
+
+def d_loss_catgan(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """-H_X[p(y|D)] + E_x H[p(y|x,D)] - E_z H[p(y|G(z),D)] (Eq. 7, the discriminator's side): balanced
+    and certain on real data, uncertain on generated data. Minimum -2 log K, 0 at all-equal logits."""
+    return -marginal_entropy(real_logits) + mean_entropy(real_logits) - mean_entropy(fake_logits)
+
+
+def g_loss_catgan(fake_logits: torch.Tensor) -> torch.Tensor:
+    """-H_G[p(y|D)] + E_z H[p(y|G(z),D)] (Eq. 8, the generator's side): samples D is certain about,
+    spread evenly over the K classes."""
+    return -marginal_entropy(fake_logits) + mean_entropy(fake_logits)
+
+
+# ---- Chen et al. 2016, "InfoGAN", Eq. 4-6 ------------------------------------------------------------
+def infogan_info_loss(cat_logits: list[torch.Tensor], cat_codes: list[torch.Tensor],
+                      cont_mean: torch.Tensor | None = None, cont_codes: torch.Tensor | None = None,
+                      cont_log_std: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The negative variational lower bound on I(c; G(z, c)), up to the constant H(c): (categorical, continuous).
+
+    L_I = E[log Q(c | x)] + H(c) (Lemma 5.1); minimising -E log Q(c|x) tightens and raises the bound.
+    Categorical codes: cross-entropy of Q's logits (each N x K) with the drawn codes (N, ints), summed over
+    codes. Continuous codes (N x M): Gaussian negative log-likelihood of the drawn values under
+    N(mean, exp(log_std)^2), summed over codes, averaged over the batch; with `cont_log_std` None the
+    std is fixed at 1 (the authors' code, `fix_std=True`): 0.5 (c - mean)^2 + 0.5 log(2 pi).
+    """
+    device = cat_logits[0].device if cat_logits else cont_mean.device  # type: ignore[union-attr]
+    cat = sum((F.cross_entropy(lg.float(), c.long()) for lg, c in zip(cat_logits, cat_codes)),
+              torch.zeros((), device=device))
+    cont = torch.zeros((), device=device)
+    if cont_mean is not None and cont_codes is not None:
+        log_std = torch.zeros_like(cont_mean) if cont_log_std is None else cont_log_std.float()
+        nll = 0.5 * ((cont_codes - cont_mean.float()) / log_std.exp()) ** 2 + log_std + 0.5 * math.log(2 * math.pi)
+        cont = nll.sum(1).mean()
+    return cat, cont

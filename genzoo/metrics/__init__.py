@@ -46,7 +46,8 @@ its own evaluation (e.g. a VAE's likelihood) adds these with
 `{**own, **self.sample_metrics(data)}`.
 
 Pure functions on feature tensors: `fid`, `frechet_distance`, `kid`, `prdc`, `inception_score`,
-`class_kl`, `conditional_accuracy`, `mode_counts`, `memorization`; 2-D mode counting on the ring and
+`class_kl`, `conditional_accuracy`, `mode_counts`, `memorization`; cluster/code-to-class accuracy
+`matching_accuracy` (Hungarian, one-to-one) and `majority_accuracy` (many-to-one); 2-D mode counting on the ring and
 grid of Gaussians: `ring_centers`, `grid_centers`, `sample_mixture`, `mode_coverage`. Stacked MNIST
 data: dataset `stacked-mnist`, or `genzoo.data.stacked.stack_digits(mnist, n, seed)`.
 """
@@ -56,6 +57,7 @@ from genzoo.metrics.features import Features, FeaturesUnavailable, domain_net, e
 from genzoo.metrics.fid import fid, frechet_distance, gaussian_stats
 from genzoo.metrics.kid import kid
 from genzoo.metrics.manifold import memorization, prdc
+from genzoo.metrics.matching import majority_accuracy, matching_accuracy
 from genzoo.metrics.modes import grid_centers, mode_coverage, ring_centers, sample_mixture
 from genzoo.metrics.suite import (
     DEFAULT_METRICS,
@@ -73,5 +75,5 @@ __all__ = [
     "TRAINING_METRICS", "parse_metrics", "fid", "frechet_distance", "gaussian_stats", "kid", "prdc",
     "memorization", "inception_score", "class_kl", "conditional_accuracy", "mode_counts", "ring_centers",
     "grid_centers", "sample_mixture", "mode_coverage", "Features", "FeaturesUnavailable", "domain_net",
-    "extract", "resolve",
+    "extract", "resolve", "matching_accuracy", "majority_accuracy",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 from typing import Literal
 
@@ -71,3 +72,22 @@ def init_weights_(net: nn.Module, scheme: Literal["normal", "xavier", "default"]
                 nn.init.ones_(m.weight)
             nn.init.zeros_(m.bias)
     return net
+
+
+@contextlib.contextmanager
+def batch_statistics(net: nn.Module):
+    """Run `net` in training mode (batchnorm normalises with each batch's own statistics) without
+    changing its running averages: they are restored on exit.
+
+    For a GAN discriminator used as a classifier or encoder: its running averages mix real and
+    generated batches, which fit neither, while in training it only ever saw one kind per batch."""
+    saved = [b.clone() for b in net.buffers()]
+    was = net.training
+    net.train()
+    try:
+        with torch.no_grad():
+            yield
+    finally:
+        net.train(was)
+        for b, s in zip(net.buffers(), saved):
+            b.copy_(s)

@@ -1,0 +1,134 @@
+"""InfoGAN, CatGAN and BiGAN: each learns what it is for on tiny data, survives save/load, bad configs."""
+
+import math
+
+import pytest
+import torch
+
+import genzoo
+from genzoo.data.imageset import DataSpec
+from genzoo.errors import ConfigError
+from genzoo.losses import marginal_entropy, mean_entropy
+from genzoo.nn import LabelledPool, batch_statistics
+from genzoo.train import TrainConfig, Trainer
+
+FC = {"arch": "fc", "g_width": 16, "d_width": 16, "z_dim": 8, "g_hidden": 0, "d_hidden": 0}
+FAST = {**FC, "g_width": 32, "d_width": 32, "lr_g": 1e-3, "lr_d": 1e-3}  # learns in ~100 steps
+
+
+def fit(model, data, steps, batch_size=64):
+    rows = []
+    trainer = Trainer(model, data, TrainConfig(steps=steps, batch_size=batch_size, progress=False, precision="fp32",
+                                              log_every=1, channels_last=False))
+    trainer._write_row = rows.append
+    trainer.fit()
+    assert all(math.isfinite(v) for r in rows for v in r.values() if isinstance(v, float))
+    return rows
+
+
+def test_infogan_q_recovers_its_categorical_code(mini):
+    torch.manual_seed(0)
+    model = genzoo.build("infogan", mini.spec, **FC, q_hidden=32)
+    assert model.latent_dim == 8 + 10 + 2 and model.cfg.lr_g == 1e-3 and model.cfg.z_dim == 8
+    z = model.sample_latent(5, torch.Generator().manual_seed(0))
+    cat, cont = model.split_codes(z)
+    assert cat.shape == (5, 1) and cont.shape == (5, 2) and cont.abs().max() <= 1
+    assert torch.equal(model.latent_with_codes(z[:, :8], cat, cont), z)
+    before = model.code_figures(mini.take(200), n=500)["q_accuracy"]
+    rows = fit(model, mini.take(640), 60)
+    after = model.code_figures(mini.take(200), n=500)
+    assert before < 0.3 and after["q_accuracy"] > 0.6  # chance: 0.1
+    assert 0 <= after["code_accuracy"] <= 1 and 0 <= after["q_cluster_accuracy"] <= 1
+    info = [r["d_info_cat"] for r in rows]
+    assert sum(info[-10:]) < sum(info[:10])  # the information term's cross-entropy falls
+
+
+def test_catgan_d_becomes_certain_and_balanced_on_real_data(mini):
+    torch.manual_seed(0)
+    model = genzoo.build("catgan", mini.spec, **FAST)
+    real = model.prepare(mini.images[:500])
+
+    def entropies():
+        with batch_statistics(model.D):
+            logits = model.critic(real).aux
+        return float(mean_entropy(logits)), float(marginal_entropy(logits))
+
+    h0, _ = entropies()
+    rows = fit(model, mini.take(640), 150)
+    h1, marginal = entropies()
+    assert h0 > 2.0 and h1 < 0.6 * h0  # certain about real images (log 10 = 2.30)
+    assert marginal > 1.6  # and not by putting them all in one class
+    assert rows[-1]["h_fake"] > rows[-1]["h_real"]
+    assert model.evaluate(mini.take(300))["cluster_accuracy"] > 0.15
+
+
+def test_catgan_semi_supervised_reads_only_its_labelled_pool(mini):
+    torch.manual_seed(0)
+    model = genzoo.build("catgan-semi", mini.spec, **FAST)
+    assert model.cfg.labelled == 100
+    rows = fit(model, mini.take(640), 100)
+    assert int(model.pool.count.sum()) == 100 and model.pool.count.tolist() == [10] * 10
+    assert rows[-1]["ce_labelled"] < 0.5 * rows[0]["ce_labelled"]
+    res = model.evaluate(mini.take(300))
+    assert res["accuracy"] > 0.4  # chance 0.1; D's class k is digit k, no matching needed
+
+
+def test_labelled_pool_is_class_balanced_and_capped():
+    pool = LabelledPool(5, 2, (1,))
+    pool.add(torch.arange(6.0)[:, None], torch.tensor([0, 0, 0, 0, 1, 1]))
+    assert pool.count.tolist() == [3, 2] and pool.full
+    assert sorted(pool.x[:, 0].tolist()) == [0.0, 1.0, 2.0, 4.0, 5.0]  # the first 3 zeros, both ones
+    pool.add(torch.tensor([[9.0]]), torch.tensor([1]))
+    assert 9.0 not in pool.x
+    x, y = pool.draw(50)
+    assert set(y.tolist()) == {0, 1} and all((x[y == 1] >= 4).tolist())
+
+
+def test_bigan_encoder_and_generator_come_to_match(mini):
+    torch.manual_seed(0)
+    model = genzoo.build("bigan", mini.spec, **{**FAST, "lr_g": 5e-4, "lr_d": 5e-4}, z_branch=32, joint_hidden=32)
+    test = mini.take(400)
+    before = model.evaluate(test)
+    fit(model, mini.take(640), 300)
+    after = model.evaluate(test)
+    assert after["reconstruction_mse"] < 0.7 * before["reconstruction_mse"]
+    assert after["feature_1nn_accuracy"] > before["feature_1nn_accuracy"] + 0.1  # E(x) became a better feature
+    x = model.prepare(test.images)
+    rec = model.reconstruct(x)
+    assert rec.shape == x.shape
+    # G(E(x)) resembles x itself more than other images: E and G correspond, not just realistic outputs
+    assert (rec - x).pow(2).mean() < (rec - x.roll(1, 0)).pow(2).mean()
+
+
+def test_structured_gans_survive_save_and_load(mini, tmp_path):
+    from genzoo.train import load_model
+
+    for name in ("infogan", "catgan-semi", "bigan"):
+        torch.manual_seed(0)
+        model = genzoo.build(name, mini.spec, **FC)
+        run = tmp_path / name
+        Trainer(model, mini.take(128), TrainConfig(steps=2, batch_size=64, progress=False, precision="fp32",
+                                                   channels_last=False, eval_every=0), run_dir=run,
+                data_args={"name": "mnist-mini"}).fit()
+        again = load_model(run, which="last")
+        a = model.eval().sample(4, generator=torch.Generator().manual_seed(3))
+        assert torch.equal(a, again.sample(4, generator=torch.Generator().manual_seed(3)))
+
+
+def test_bad_configs_are_rejected():
+    with pytest.raises(ConfigError, match="at least one code"):
+        genzoo.build("infogan", DataSpec(1, 28, 28, 10), n_cat=0, n_cont=0)
+    with pytest.raises(ConfigError, match="clusters=K"):
+        genzoo.build("catgan", DataSpec(1, 28, 28, 0))
+    with pytest.raises(ConfigError, match="semi-supervised CatGAN"):
+        genzoo.build("catgan", DataSpec(1, 28, 28, 10), clusters=5, labelled=10)
+
+
+def test_batch_statistics_normalises_per_batch_and_restores_running_averages():
+    bn = torch.nn.BatchNorm1d(3).eval()
+    x = torch.randn(64, 3) * 5 + 2
+    state = {k: v.clone() for k, v in bn.state_dict().items()}
+    with batch_statistics(bn):
+        y = bn(x)
+    assert y.mean(0).abs().max() < 1e-5  # normalised with the batch's own statistics
+    assert not bn.training and all(torch.equal(v, bn.state_dict()[k]) for k, v in state.items())
