@@ -21,6 +21,7 @@ from genzoo.metrics import classes, features, manifold
 from genzoo.metrics import conditional as cond
 from genzoo.metrics.fid import frechet_distance, gaussian_stats
 from genzoo.metrics.kid import kid
+from genzoo.nn import eval_mode
 
 # name -> (what it measures, the keys it writes)
 METRICS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -283,10 +284,8 @@ def sample_labels(model, real: ImageSet, n: int, generator: torch.Generator) -> 
 def generate(model, n: int, labels: torch.Tensor | None, generator: torch.Generator,
              batch_size: int = 500) -> torch.Tensor:
     """n samples as uint8 (what saving them as PNG keeps), drawn in batches in eval mode."""
-    was_training = model.training
-    model.eval()
     out = []
-    try:
+    with eval_mode(model):
         for i in range(0, n, batch_size):
             b = min(batch_size, n - i)
             x = model.sample(b, generator=generator) if labels is None else \
@@ -297,6 +296,4 @@ def generate(model, n: int, labels: torch.Tensor | None, generator: torch.Genera
             if not torch.isfinite(x).all():
                 raise ConfigError(f"{model.name} produced NaN/inf samples; the model has diverged")
             out.append(to_uint8(x, model.input_range).cpu())
-    finally:
-        model.train(was_training)
     return torch.cat(out)

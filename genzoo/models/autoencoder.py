@@ -38,6 +38,7 @@ from genzoo.config import ConfigError, field
 from genzoo.data.imageset import DataSpec
 from genzoo.losses import bernoulli_log_likelihood
 from genzoo.models.base import Model
+from genzoo.nn import eval_mode
 from genzoo.registry import register, register_preset
 
 
@@ -233,21 +234,19 @@ class Autoencoder(Model):
     # ---- evaluation --------------------------------------------------------------------------------
     @torch.no_grad()
     def evaluate(self, data, batch_size: int = 1000) -> dict[str, Any]:
-        was_training = self.training
-        self.eval()
-        sq, ce, n, codes = 0.0, 0.0, 0, []
-        for images, _, _ in data.iter_ordered(batch_size):
-            x = self.prepare(images)
-            x_flat = x.flatten(1)
-            z = self.encode(x)
-            out = self._decoder_out(z)
-            pred = out if self.cfg.arch == "linear" else torch.sigmoid(out)
-            sq += float((pred.float() - x_flat).pow(2).sum())
-            if self.cfg.arch != "linear":
-                ce += float(-bernoulli_log_likelihood(out.float(), x_flat).sum())
-            n += len(x)
-            codes.append(z.cpu())
-        self.train(was_training)
+        with eval_mode(self):
+            sq, ce, n, codes = 0.0, 0.0, 0, []
+            for images, _, _ in data.iter_ordered(batch_size):
+                x = self.prepare(images)
+                x_flat = x.flatten(1)
+                z = self.encode(x)
+                out = self._decoder_out(z)
+                pred = out if self.cfg.arch == "linear" else torch.sigmoid(out)
+                sq += float((pred.float() - x_flat).pow(2).sum())
+                if self.cfg.arch != "linear":
+                    ce += float(-bernoulli_log_likelihood(out.float(), x_flat).sum())
+                n += len(x)
+                codes.append(z.cpu())
         res: dict[str, Any] = {"mse": sq / (n * math.prod(self.spec.shape))}
         if self.cfg.arch != "linear":
             res["bce"] = ce / n  # nats per image (cross-entropy with grey-level targets)

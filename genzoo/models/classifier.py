@@ -26,6 +26,7 @@ from genzoo.config import ConfigError, field
 from genzoo.data.augment import random_crop, random_hflip
 from genzoo.data.imageset import DataSpec
 from genzoo.models.base import Model
+from genzoo.nn import eval_mode
 from genzoo.registry import register, register_preset
 
 
@@ -236,13 +237,11 @@ class Classifier(Model):
         """Mean and per-attribute accuracy on `data`'s attributes (target=attrs)."""
         if data.attrs is None:
             raise ConfigError(f"cannot evaluate an attribute classifier on {data.name!r}: it has no attributes")
-        was_training = self.training
-        self.eval()
-        hits = torch.zeros(len(self.spec.attr_names), dtype=torch.float64)
-        for images, _, attrs in data.iter_ordered(batch_size):
-            x = self.prepare(images).contiguous(memory_format=torch.channels_last)
-            hits += (self.predict(x).cpu() == attrs.long()).double().sum(0)
-        self.train(was_training)
+        with eval_mode(self):
+            hits = torch.zeros(len(self.spec.attr_names), dtype=torch.float64)
+            for images, _, attrs in data.iter_ordered(batch_size):
+                x = self.prepare(images).contiguous(memory_format=torch.channels_last)
+                hits += (self.predict(x).cpu() == attrs.long()).double().sum(0)
         per = hits / max(len(data), 1)
         return {"accuracy": float(per.mean()), "per_attribute_accuracy": dict(zip(self.spec.attr_names, per.tolist())),
                 "n": len(data)}
@@ -257,15 +256,13 @@ class Classifier(Model):
         k = self.spec.num_classes
         confusion = torch.zeros(k, k, dtype=torch.int64)
         nll = 0.0
-        was_training = self.training
-        self.eval()
-        for images, labels, _ in data.iter_ordered(batch_size):
-            x = self.prepare(images).contiguous(memory_format=torch.channels_last)
-            logits = self.logits_tta(x).float().cpu()
-            nll += F.cross_entropy(logits, labels, reduction="sum").item()
-            pred = logits.argmax(1)
-            confusion += torch.bincount(labels * k + pred, minlength=k * k).reshape(k, k)
-        self.train(was_training)
+        with eval_mode(self):
+            for images, labels, _ in data.iter_ordered(batch_size):
+                x = self.prepare(images).contiguous(memory_format=torch.channels_last)
+                logits = self.logits_tta(x).float().cpu()
+                nll += F.cross_entropy(logits, labels, reduction="sum").item()
+                pred = logits.argmax(1)
+                confusion += torch.bincount(labels * k + pred, minlength=k * k).reshape(k, k)
         n = int(confusion.sum())
         per_class = (confusion.diag().float() / confusion.sum(1).clamp(min=1).float()).tolist()
         return {"accuracy": float(confusion.diag().sum()) / max(n, 1), "loss": nll / max(n, 1),

@@ -22,6 +22,7 @@ from genzoo.config import ConfigError, field, to_dict
 from genzoo.data.imageset import DataSpec
 from genzoo.models.autoencoder import EncoderConfig, adam_with_schedule, build_encoder
 from genzoo.models.base import Model
+from genzoo.nn import eval_mode
 from genzoo.registry import register
 
 ARCH_KEYS = ("arch", "code_dim", "hidden", "width")
@@ -124,13 +125,11 @@ class AEClassifier(Model):
     def evaluate(self, data, batch_size: int = 1000) -> dict[str, Any]:
         if data.labels is None:
             raise ConfigError(f"cannot evaluate a classifier on {data.name!r}: it has no labels")
-        was_training = self.training
-        self.eval()
-        correct, nll = 0, 0.0
-        for images, labels, _ in data.iter_ordered(batch_size):
-            logits = self(self.prepare(images)).float().cpu()
-            nll += float(F.cross_entropy(logits, labels, reduction="sum"))
-            correct += int((logits.argmax(1) == labels).sum())
-        self.train(was_training)
+        with eval_mode(self):
+            correct, nll = 0, 0.0
+            for images, labels, _ in data.iter_ordered(batch_size):
+                logits = self(self.prepare(images)).float().cpu()
+                nll += float(F.cross_entropy(logits, labels, reduction="sum"))
+                correct += int((logits.argmax(1) == labels).sum())
         n = len(data)
         return {"accuracy": correct / n, "loss": nll / n, "n": n}

@@ -40,6 +40,7 @@ from genzoo.config import ConfigError, field
 from genzoo.data.imageset import DataSpec
 from genzoo.losses import bernoulli_log_likelihood, elbo, gaussian_kl, gaussian_log_likelihood, iwae_bound
 from genzoo.models.base import Model
+from genzoo.nn import eval_mode
 from genzoo.registry import register, register_preset
 
 EVAL_BINARIZATION_SEED = 0
@@ -292,29 +293,28 @@ class VAE(Model):
         k = k or self.cfg.eval_k
         g = torch.Generator().manual_seed(0)
         images = self.eval_images(data)
-        was_training = self.training
-        self.eval()
-        sums = {"elbo": 0.0, "recon_log_likelihood": 0.0, "kl": 0.0, "log_likelihood": 0.0, "mse": 0.0}
-        if self.cfg.k > 1:
-            sums[f"iwae_bound_k{self.cfg.k}"] = 0.0
-        # bound the decoder rows per chunk (k samples x batch) to keep memory flat whatever k is
-        batch_size = max(1, min(batch_size, 500_000 // k)) if k > 100 else batch_size
-        for start in range(0, len(images), batch_size):
-            x = self.prepare(images[start:start + batch_size])
-            labels = None if data.labels is None else data.labels[start:start + batch_size]
-            cond = self._onehot(labels, len(x)) if self.conditional else None
-            x_flat = x.flatten(1)
-            bound, rec, kl = self.elbo_terms(x_flat, cond, 1, g)
-            sums["elbo"] += float(bound.sum())
-            sums["recon_log_likelihood"] += float(rec.sum())
-            sums["kl"] += float(kl.sum())
-            sums["log_likelihood"] += float(self.log_likelihood(x, k, labels if self.conditional else None, g).sum())
+        with eval_mode(self):
+            sums = {"elbo": 0.0, "recon_log_likelihood": 0.0, "kl": 0.0, "log_likelihood": 0.0, "mse": 0.0}
             if self.cfg.k > 1:
-                bound_k = iwae_bound(self.log_weights(x_flat, self.cfg.k, cond, g))
-                sums[f"iwae_bound_k{self.cfg.k}"] += float(bound_k.sum())
-            recon = self.reconstruct(x, labels if self.conditional else None).flatten(1)
-            sums["mse"] += float((recon - x_flat).pow(2).mean(1).sum())
-        self.train(was_training)
+                sums[f"iwae_bound_k{self.cfg.k}"] = 0.0
+            # bound the decoder rows per chunk (k samples x batch) to keep memory flat whatever k is
+            batch_size = max(1, min(batch_size, 500_000 // k)) if k > 100 else batch_size
+            for start in range(0, len(images), batch_size):
+                x = self.prepare(images[start:start + batch_size])
+                labels = None if data.labels is None else data.labels[start:start + batch_size]
+                cond = self._onehot(labels, len(x)) if self.conditional else None
+                x_flat = x.flatten(1)
+                bound, rec, kl = self.elbo_terms(x_flat, cond, 1, g)
+                sums["elbo"] += float(bound.sum())
+                sums["recon_log_likelihood"] += float(rec.sum())
+                sums["kl"] += float(kl.sum())
+                y = labels if self.conditional else None
+                sums["log_likelihood"] += float(self.log_likelihood(x, k, y, g).sum())
+                if self.cfg.k > 1:
+                    bound_k = iwae_bound(self.log_weights(x_flat, self.cfg.k, cond, g))
+                    sums[f"iwae_bound_k{self.cfg.k}"] += float(bound_k.sum())
+                recon = self.reconstruct(x, y).flatten(1)
+                sums["mse"] += float((recon - x_flat).pow(2).mean(1).sum())
         n = len(images)
         res: dict[str, Any] = {key: v / n for key, v in sums.items()}
         res["log_likelihood_k"] = k

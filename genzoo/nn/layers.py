@@ -75,6 +75,18 @@ def init_weights_(net: nn.Module, scheme: Literal["normal", "xavier", "default"]
 
 
 @contextlib.contextmanager
+def eval_mode(net: nn.Module):
+    """Run `net` in eval mode (batchnorm running statistics, no updates of them, no dropout), then
+    restore its mode, also when the body raises."""
+    was = net.training
+    net.eval()
+    try:
+        yield
+    finally:
+        net.train(was)
+
+
+@contextlib.contextmanager
 def batch_statistics(net: nn.Module):
     """Run `net` in training mode (batchnorm normalises with each batch's own statistics) without
     changing its running averages: they are restored on exit.

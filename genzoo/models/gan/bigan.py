@@ -35,9 +35,9 @@ from torch import nn
 from genzoo.config import field
 from genzoo.data.imageset import Batch, DataSpec
 from genzoo.losses import gan as L
-from genzoo.models.gan.core import _CONV_TRAIN, _DCGAN, GAN, CriticOut, GANConfig, _eval_mode
+from genzoo.models.gan.core import _CONV_TRAIN, _DCGAN, GAN, CriticOut, GANConfig
 from genzoo.models.gan.networks import build_discriminator
-from genzoo.nn import init_weights_
+from genzoo.nn import eval_mode, init_weights_
 from genzoo.registry import register
 
 
@@ -90,7 +90,7 @@ class BiGAN(GAN):
     # ---- encoder ----------------------------------------------------------------------------------
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Images in [-1, 1] -> E(x), N x z_dim (eval mode)."""
-        with torch.no_grad(), _eval_mode(self.E):
+        with torch.no_grad(), eval_mode(self.E):
             return self.E(x.to(self.device))[0].float()
 
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:

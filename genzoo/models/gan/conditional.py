@@ -23,8 +23,9 @@ from torch import nn
 
 from genzoo.config import ConfigError, field
 from genzoo.data.imageset import Batch, DataSpec
-from genzoo.models.gan.core import GAN, CriticOut, GANConfig, _eval_mode
+from genzoo.models.gan.core import GAN, CriticOut, GANConfig
 from genzoo.models.gan.networks import build_discriminator, build_generator
+from genzoo.nn import eval_mode
 from genzoo.registry import register, register_preset
 
 _DCGAN = {"arch": "dcgan", "g_width": 64, "d_width": 64, "g_norm": "batch", "d_norm": "batch"}
@@ -408,7 +409,7 @@ class AttrGAN(CGAN):
     def classifier_accuracy(self, data, batch_size: int = 500) -> float:
         """Accuracy of the guiding classifier on real images (a check that it learned)."""
         hits, total = 0.0, 0
-        with _eval_mode(self.C):
+        with eval_mode(self.C):
             for images, _, attrs in data.iter_ordered(batch_size):
                 pred = (self.classify(self.prepare(images)) > 0).float().cpu()
                 hits += float((pred == attrs[:, self.attr_index].float()).sum())

@@ -16,7 +16,6 @@ Extension points for conditional and other variants (subclass `GAN`):
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
@@ -28,7 +27,7 @@ from genzoo.data.imageset import Batch, DataSpec
 from genzoo.losses import gan as L
 from genzoo.models.base import Model
 from genzoo.models.gan.networks import Arch, Norm, build_discriminator, build_generator
-from genzoo.nn import EMA, ReplayBuffer, apply_spectral_norm, init_weights_
+from genzoo.nn import EMA, ReplayBuffer, apply_spectral_norm, eval_mode, init_weights_
 from genzoo.registry import register, register_preset
 
 Loss = Literal["nonsaturating", "minimax", "lsgan", "wasserstein", "hinge"]
@@ -200,7 +199,7 @@ class GAN(Model):
         net = self.G_ema.module if self.G_ema is not None else self.G
         z = z.to(self.device)
         labels = None if labels is None else labels.to(self.device)
-        with _eval_mode(net):
+        with eval_mode(net):
             parts = [self.generate(z[i:i + chunk], None if labels is None else labels[i:i + chunk], net=net)
                      for i in range(0, z.shape[0], chunk)]
         return torch.cat(parts).float()
@@ -345,17 +344,6 @@ class GAN(Model):
 
 def _cat(a: torch.Tensor | None, b: torch.Tensor | None) -> torch.Tensor | None:
     return None if a is None or b is None else torch.cat([a, b])
-
-
-@contextlib.contextmanager
-def _eval_mode(net: nn.Module):
-    """Run `net` in eval mode (batchnorm running statistics, no updates of them), then restore."""
-    was = net.training
-    net.eval()
-    try:
-        yield
-    finally:
-        net.train(was)
 
 
 # Samples come from an exponential moving average of G's weights (Yazici et al. 2019, "The Unusual
