@@ -19,3 +19,8 @@ class CheckpointError(GenzooError):
 
 class TrainingError(GenzooError):
     """Training cannot go on (e.g. a NaN/inf loss)."""
+
+
+class SplitUnavailable(DataError):
+    """This copy of a dataset holds no images of the requested split (e.g. a CelebA subset without test
+    images, an image folder without test/): the split is absent, not damaged."""

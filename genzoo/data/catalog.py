@@ -124,9 +124,10 @@ _add(DatasetInfo(
 
 
 def info(name: str) -> DatasetInfo:
-    if name.startswith("folder:"):
+    if name.startswith("folder:"):  # train/ and test/ subfolders where present, else the whole folder is train
+        has_test = (Path(name[7:]).expanduser() / "test").is_dir()
         return DatasetInfo(name, f"image folder {name[7:]} (one subfolder per class)", (), (), (0, 0, 0), 0,
-                           splits=("all",))
+                           splits=("train", "test", "all") if has_test else ("train", "all"))
     if name not in DATASETS:
         import difflib
 

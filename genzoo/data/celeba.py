@@ -11,39 +11,40 @@ from pathlib import Path
 import torch
 
 from genzoo.data.images import decode_many
-from genzoo.errors import DataError
+from genzoo.errors import DataError, SplitUnavailable
 
 OFFICIAL_SPLIT = {"train": (1, 162770), "valid": (162771, 182637), "test": (182638, 202599)}
 PARTITION_CODE = {"train": 0, "valid": 1, "test": 2}
+ATTR_VALUES = {"-1": -1, "1": 1, "+1": 1}
+REFETCH = "download it again from the CelebA site and run `genzoo data fetch celeba`"
 
 
 def read_attributes(path: Path) -> tuple[list[str], list[str], torch.Tensor]:
     """(file names, attribute names, N x A uint8 0/1 matrix) from list_attr_celeba.txt."""
     if not path.is_file():
-        raise DataError(f"missing file {path}")
+        raise DataError(f"missing file {path}; {REFETCH}")
     lines = [ln for ln in path.read_text(errors="replace").splitlines() if ln.strip()]
     if len(lines) < 2:
-        raise DataError(f"{path}: expected a count line and an attribute-name line")
+        raise DataError(f"{path}: expected a count line and an attribute-name line; {REFETCH}")
     try:
         count = int(lines[0].split()[0])
     except ValueError:
-        raise DataError(f"{path}: first line should be the image count, got {lines[0][:40]!r}") from None
+        raise DataError(f"{path}: first line should be the image count, got {lines[0][:40]!r}; {REFETCH}") from None
     names = lines[1].split()
     rows = lines[2:]
     if len(rows) != count:
-        raise DataError(f"{path}: header says {count} images but {len(rows)} rows follow (truncated file?)")
+        raise DataError(f"{path}: header says {count} images but {len(rows)} rows follow (truncated file?); "
+                        f"{REFETCH}")
     files, values = [], []
     for i, row in enumerate(rows, start=3):
         parts = row.split()
         if len(parts) != len(names) + 1:
             raise DataError(f"{path}, line {i}: expected a file name and {len(names)} values, "
-                            f"got {len(parts)} fields")
-        try:
-            vals = [int(v) for v in parts[1:]]
-        except ValueError:
-            raise DataError(f"{path}, line {i}: attribute values must be -1 or 1") from None
-        if any(v not in (-1, 1) for v in vals):
-            raise DataError(f"{path}, line {i}: attribute values must be -1 or 1")
+                            f"got {len(parts)} fields; {REFETCH}")
+        vals = [ATTR_VALUES.get(v) for v in parts[1:]]
+        if None in vals:
+            bad = parts[1 + vals.index(None)]
+            raise DataError(f"{path}, line {i}: attribute values must be -1 or 1, got {bad!r}; {REFETCH}")
         files.append(parts[0])
         values.append(vals)
     attrs = (torch.tensor(values, dtype=torch.int8) > 0).to(torch.uint8)
@@ -54,9 +55,12 @@ def _partition(root: Path, files: list[str]) -> list[str]:
     path = root / "list_eval_partition.txt"
     if path.is_file():
         table = {}
-        for line in path.read_text().splitlines():
+        for i, line in enumerate(path.read_text(errors="replace").splitlines(), start=1):
             parts = line.split()
             if len(parts) == 2:
+                if parts[1] not in ("0", "1", "2"):
+                    raise DataError(f"{path}, line {i}: the partition must be 0, 1 or 2, got {parts[1]!r}; "
+                                    f"{REFETCH}")
                 table[parts[0]] = int(parts[1])
         inv = {v: k for k, v in PARTITION_CODE.items()}
         return [inv.get(table.get(f, 0), "train") for f in files]
@@ -71,23 +75,35 @@ def _partition(root: Path, files: list[str]) -> list[str]:
     return out
 
 
+def _check_images_present(img_dir: Path, files: list[str]) -> None:
+    """Every image the attribute file lists (in any split) is in the image folder."""
+    if not img_dir.is_dir():
+        raise DataError(f"missing folder {img_dir} (CelebA's aligned images); unpack img_align_celeba.zip there "
+                        "with `genzoo data fetch celeba`")
+    present = {p.name for p in img_dir.iterdir()}
+    missing = [f for f in files if f not in present]
+    if missing:
+        raise DataError(f"{img_dir / missing[0]} is missing ({len(missing)} of the {len(files)} images listed in "
+                        "list_attr_celeba.txt are absent); unpack img_align_celeba.zip again, or use an attribute "
+                        "file that lists only the images you have")
+
+
 def load_celeba(root: str | Path, split: str = "train", image_size: int = 64, crop: int | None = 140,
                 limit: int | None = None) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
     """Images (N x 3 x S x S uint8), attributes (N x 40 0/1) and attribute names of one split."""
     root = Path(root)
     files, names, attrs = read_attributes(root / "list_attr_celeba.txt")
+    img_dir = root / "img_align_celeba"
+    _check_images_present(img_dir, files)
     if split != "all":
         parts = _partition(root, files)
         keep = [i for i, p in enumerate(parts) if p == split]
         if not keep:
-            raise DataError(f"{root}: no images in the CelebA '{split}' split "
-                            f"(this copy has {len(files)} images; try split='all' or 'train')")
+            raise SplitUnavailable(f"{root}: no images in the CelebA '{split}' split "
+                                   f"(this copy has {len(files)} images; try split='all' or 'train')")
         files = [files[i] for i in keep]
         attrs = attrs[keep]
     if limit:
         files, attrs = files[:limit], attrs[:limit]
-    img_dir = root / "img_align_celeba"
-    if not img_dir.is_dir():
-        raise DataError(f"missing folder {img_dir} (CelebA's aligned images)")
     x = decode_many([img_dir / f for f in files], 3, image_size, crop)
     return x, attrs, names

@@ -1,4 +1,9 @@
-"""CIFAR-10, python pickle version (`cifar-10-batches-py/`: data_batch_1..5, test_batch, batches.meta)."""
+"""CIFAR-10, python pickle version (`cifar-10-batches-py/`: data_batch_1..5, test_batch, batches.meta).
+
+The files are pickles, and a pickle can name any Python callable to run while it loads. They are read
+with an unpickler that knows only what real CIFAR-10 files hold (dicts, lists, bytes, numbers and numpy
+arrays) and refuses anything else before it runs.
+"""
 
 from __future__ import annotations
 
@@ -15,34 +20,77 @@ TRAIN_FILES = [f"data_batch_{i}" for i in range(1, 6)]
 TEST_FILES = ["test_batch"]
 
 
+# (module, name) pairs a CIFAR-10 pickle may refer to: numpy arrays (old and new numpy module paths),
+# numpy scalars, and the codec protocol-2 pickles use for bytes
+_ALLOWED = {("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode")} | {
+    (f"numpy.{core}.{module}", name) for core in ("core", "_core")
+    for module, name in (("multiarray", "_reconstruct"), ("multiarray", "scalar"), ("numeric", "_frombuffer"))}
+
+
+class _DataOnlyUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str):
+        if (module, name) not in _ALLOWED:
+            raise pickle.UnpicklingError(f"it refers to {module}.{name}, which CIFAR-10 files never hold; "
+                                         "refused without running it")
+        return super().find_class(module, name)
+
+
 def _unpickle(path: Path) -> dict:
     try:
         with open(path, "rb") as f:
-            d = pickle.load(f, encoding="bytes")
+            d = _DataOnlyUnpickler(f, encoding="bytes").load()
     except FileNotFoundError:
-        raise DataError(f"missing file {path}") from None
+        raise DataError(f"missing file {path}; download the dataset again (`genzoo data fetch cifar10`)") from None
     except Exception as e:  # pickle raises many kinds of errors on corrupt input
         raise DataError(f"{path}: not a readable CIFAR-10 pickle ({type(e).__name__}: {e}); "
-                        "the file is corrupt or truncated, download it again") from None
+                        "the file is corrupt, truncated or not from CIFAR-10; download it again "
+                        "(`genzoo data fetch cifar10`)") from None
     if not isinstance(d, dict):
-        raise DataError(f"{path}: expected a dict in the pickle, got {type(d).__name__}")
+        raise DataError(f"{path}: expected a dict in the pickle, got {type(d).__name__}; the file is not a "
+                        "CIFAR-10 batch, download it again (`genzoo data fetch cifar10`)")
     return {(k.decode() if isinstance(k, bytes) else k): v for k, v in d.items()}
 
 
-def load_cifar10(folder: str | Path, split: str) -> tuple[torch.Tensor, torch.Tensor, tuple[str, ...]]:
+def batches_folder(folder: str | Path) -> Path:
     folder = Path(folder)
-    if (folder / "cifar-10-batches-py").is_dir():
-        folder = folder / "cifar-10-batches-py"
+    return folder / "cifar-10-batches-py" if (folder / "cifar-10-batches-py").is_dir() else folder
+
+
+def split_files(folder: str | Path, split: str) -> list[Path]:
+    """The batch files of the 'train' or 'test' split; a DataError names a missing one."""
+    folder = batches_folder(folder)
+    paths = [folder / name for name in (TRAIN_FILES if split == "train" else TEST_FILES)]
+    for p in paths:
+        if not p.is_file():
+            raise DataError(f"missing file {p}; download the dataset again (`genzoo data fetch cifar10`)")
+    return paths
+
+
+def _read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """One batch file: data (N x 3072 uint8) and labels (N int64)."""
+    d = _unpickle(path)
+    missing = [k for k in ("data", "labels") if k not in d]
+    if missing:
+        raise DataError(f"{path}: no {' or '.join(repr(k) for k in missing)} entry; the file is not a CIFAR-10 "
+                        "batch, download the dataset again (`genzoo data fetch cifar10`)")
+    try:
+        data = np.asarray(d["data"])
+        labels = np.asarray(d["labels"])
+    except (TypeError, ValueError) as e:
+        raise DataError(f"{path}: 'data' or 'labels' is not an array ({e}); download it again") from None
+    if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072 or labels.shape != (len(data),) \
+            or labels.dtype.kind not in "ui":
+        raise DataError(f"{path}: expected uint8 data N x 3072 with N integer labels, got {data.dtype} "
+                        f"{data.shape} and {labels.dtype} {labels.shape}; download it again "
+                        "(`genzoo data fetch cifar10`)")
+    return data, labels.astype(np.int64)
+
+
+def load_cifar10(folder: str | Path, split: str) -> tuple[torch.Tensor, torch.Tensor, tuple[str, ...]]:
+    folder = batches_folder(folder)
     xs, ys = [], []
-    for name in TRAIN_FILES if split == "train" else TEST_FILES:
-        d = _unpickle(folder / name)
-        if "data" not in d or "labels" not in d:
-            raise DataError(f"{folder / name}: missing 'data' or 'labels' entry")
-        data = np.asarray(d["data"], dtype=np.uint8)
-        labels = np.asarray(d["labels"], dtype=np.int64)
-        if data.ndim != 2 or data.shape[1] != 3072 or len(data) != len(labels):
-            raise DataError(f"{folder / name}: expected data N x 3072 with N labels, got {data.shape} "
-                            f"and {labels.shape}")
+    for path in split_files(folder, split):
+        data, labels = _read_batch(path)
         xs.append(data.reshape(-1, 3, 32, 32))
         ys.append(labels)
     classes = CLASSES
@@ -53,5 +101,6 @@ def load_cifar10(folder: str | Path, split: str) -> tuple[torch.Tensor, torch.Te
             classes = tuple(n.decode() if isinstance(n, bytes) else str(n) for n in names)
     y = torch.from_numpy(np.concatenate(ys))
     if len(y) and (int(y.min()) < 0 or int(y.max()) >= len(classes)):
-        raise DataError(f"{folder}: labels outside 0..{len(classes) - 1}")
+        raise DataError(f"{folder}: labels outside 0..{len(classes) - 1}; the batch files do not belong to "
+                        "CIFAR-10, download the dataset again (`genzoo data fetch cifar10`)")
     return torch.from_numpy(np.concatenate(xs)), y, classes

@@ -1,4 +1,8 @@
-"""An image folder: one subfolder per class (`root/cat/1.png`), or images directly in `root`."""
+"""An image folder: one subfolder per class (`root/cat/1.png`), or images directly in `root`.
+
+All images are grey or all have colour (a mix is an error, unless `channels` says what to convert to);
+without an image size, all must have the same size.
+"""
 
 from __future__ import annotations
 
@@ -25,17 +29,16 @@ def load_folder(root: str | Path, channels: int | None = None, image_size: int |
         paths, labels = [], []
         for i, c in enumerate(classes):
             files = list_images(root / c)
+            if not files:
+                raise DataError(f"class folder {root / c} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))}); "
+                                "add images to it or remove it")
             paths += files
             labels += [i] * len(files)
         y = torch.tensor(labels, dtype=torch.int64)
     else:
         paths, y = list_images(root), None
     if not paths:
-        raise DataError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) found in {root} or its subfolders")
-    if channels is None:
-        from PIL import Image
-
-        with Image.open(paths[0]) as im:
-            channels = 1 if im.mode in ("L", "1", "I", "I;16", "F") else 3
+        raise DataError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) found in {root} or its subfolders; "
+                        "put the images there (one subfolder per class), or point to another folder")
     x = decode_many(paths, channels, image_size, crop)
     return x, y, tuple(classes)

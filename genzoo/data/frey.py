@@ -9,23 +9,30 @@ import torch
 
 from genzoo.errors import DataError
 
+REDOWNLOAD = "download it again (`genzoo data fetch frey`)"
+
 
 def load_frey(folder_or_file: str | Path) -> torch.Tensor:
     path = Path(folder_or_file)
     if path.is_dir():
         path = path / "frey_rawface.mat"
     if not path.is_file():
-        raise DataError(f"missing file {path}")
+        raise DataError(f"missing file {path}; {REDOWNLOAD}")
     from scipy.io import loadmat
 
     try:
         mat = loadmat(path, variable_names=["ff"])
     except Exception as e:  # scipy raises ValueError/TypeError/OSError on corrupt files
         raise DataError(f"{path}: not a readable .mat file ({type(e).__name__}: {e}); "
-                        "the file is corrupt or truncated, download it again") from None
+                        f"the file is corrupt or truncated, {REDOWNLOAD}") from None
     if "ff" not in mat:
-        raise DataError(f"{path}: no variable 'ff' in the .mat file")
+        raise DataError(f"{path}: no variable 'ff' in the .mat file; it is not frey_rawface.mat, {REDOWNLOAD}")
     ff = np.asarray(mat["ff"])
     if ff.ndim != 2 or ff.shape[0] != 560:
-        raise DataError(f"{path}: expected 'ff' of shape (560, N), got {ff.shape}")
+        raise DataError(f"{path}: expected 'ff' of shape (560, N), got {ff.shape}; {REDOWNLOAD}")
+    if ff.dtype.kind not in "ui":
+        raise DataError(f"{path}: expected 'ff' to hold integer pixels 0..255, got dtype {ff.dtype}; {REDOWNLOAD}")
+    if ff.size and (int(ff.min()) < 0 or int(ff.max()) > 255):
+        raise DataError(f"{path}: expected 'ff' to hold pixels 0..255, got values {int(ff.min())}..{int(ff.max())}; "
+                        f"{REDOWNLOAD}")
     return torch.from_numpy(np.ascontiguousarray(ff.T.reshape(-1, 1, 28, 20).astype(np.uint8)))

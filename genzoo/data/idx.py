@@ -22,28 +22,41 @@ FILES = {
 }
 
 
-def read_idx(path: str | Path) -> np.ndarray:
-    """Read one IDX file (.gz or raw) into a numpy array, checking header and size."""
-    path = Path(path)
+REDOWNLOAD = "delete it and download the dataset again (`genzoo data fetch`)"
+
+
+def _raw_bytes(path: Path) -> bytes:
+    """The file's bytes, gunzipped when they start with the gzip magic."""
     try:
         raw = path.read_bytes()
         if raw[:2] == b"\x1f\x8b":
             raw = gzip.decompress(raw)
     except (OSError, EOFError, zlib.error, gzip.BadGzipFile) as e:
         raise DataError(f"{path}: cannot read or decompress ({e}); the file is corrupt or truncated, "
-                        "download it again") from None
+                        f"{REDOWNLOAD}") from None
+    return raw
+
+
+def read_idx(path: str | Path) -> np.ndarray:
+    """Read one IDX file (.gz or raw) into a numpy array, checking header and size."""
+    path = Path(path)
+    raw = _raw_bytes(path)
+    if not raw:
+        raise DataError(f"{path} is empty (0 bytes); the download was cut short, {REDOWNLOAD}")
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _DTYPES:
-        raise DataError(f"{path}: not an IDX file (bad magic number {raw[:4].hex()})")
+        gz = " and not gzip-compressed although named .gz" if path.suffix == ".gz" else ""
+        raise DataError(f"{path}: not an IDX file (bad magic number {raw[:4].hex()}{gz}); the file is damaged or "
+                        f"in another format, {REDOWNLOAD}")
     ndim = raw[3]
     header = 4 + 4 * ndim
     if len(raw) < header:
-        raise DataError(f"{path}: truncated IDX header")
+        raise DataError(f"{path}: truncated IDX header; {REDOWNLOAD}")
     dims = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
     dtype = np.dtype(_DTYPES[raw[2]])
     expected = int(np.prod(dims)) * dtype.itemsize
     if len(raw) - header != expected:
         raise DataError(f"{path}: header says {dims} ({expected} bytes of data) but the file holds "
-                        f"{len(raw) - header} bytes; the file is truncated or corrupt, download it again")
+                        f"{len(raw) - header} bytes; the file is truncated or corrupt, {REDOWNLOAD}")
     return np.frombuffer(raw, dtype=dtype, offset=header).reshape(dims)
 
 
@@ -64,23 +77,30 @@ def find_file(folder: Path, stem: str) -> Path:
     for name in candidates:
         if (folder / name).is_file():
             return folder / name
-    raise DataError(f"missing file {folder / (stem + '.gz')} (also looked for {', '.join(candidates[1:])})")
+    raise DataError(f"missing file {folder / (stem + '.gz')} (also looked for {', '.join(candidates[1:])}); "
+                    "put it there, or download the dataset again (`genzoo data fetch`)")
+
+
+def split_files(folder: str | Path, split: str) -> tuple[Path, Path]:
+    """The (images, labels) files of the 'train' or 'test' split; a DataError names a missing one."""
+    img_stem, lbl_stem = FILES[split]
+    return find_file(Path(folder), img_stem), find_file(Path(folder), lbl_stem)
 
 
 def load_idx_pair(folder: str | Path, split: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """Images (N x 1 x 28 x 28 uint8) and labels (N int64) of the 'train' or 'test' split."""
-    folder = Path(folder)
-    img_stem, lbl_stem = FILES[split]
-    img_path, lbl_path = find_file(folder, img_stem), find_file(folder, lbl_stem)
+    """Images (N x 1 x H x W uint8) and labels (N int64) of the 'train' or 'test' split."""
+    img_path, lbl_path = split_files(folder, split)
     images = read_idx(img_path)
     labels = read_idx(lbl_path)
-    if images.ndim != 3:
-        raise DataError(f"{img_path}: expected a 3-d image array, got shape {images.shape}")
-    if labels.ndim != 1:
-        raise DataError(f"{lbl_path}: expected a 1-d label array, got shape {labels.shape}")
+    if images.ndim != 3 or images.dtype != np.uint8:
+        raise DataError(f"{img_path}: expected N x H x W uint8 images, got {images.dtype.name} {images.shape}; "
+                        f"this is not an MNIST-style image file, {REDOWNLOAD}")
+    if labels.ndim != 1 or labels.dtype.kind not in "ui":
+        raise DataError(f"{lbl_path}: expected N integer labels, got {labels.dtype.name} {labels.shape}; "
+                        f"this is not an MNIST-style label file, {REDOWNLOAD}")
     if len(images) != len(labels):
         raise DataError(f"{img_path} has {len(images)} images but {lbl_path} has {len(labels)} labels; "
-                        "the two files do not belong together")
-    x = torch.from_numpy(images.astype(np.uint8, copy=True)).unsqueeze(1)
+                        "the two files do not belong together, download both again")
+    x = torch.from_numpy(images.copy()).unsqueeze(1)
     y = torch.from_numpy(labels.astype(np.int64))
     return x, y

@@ -1,7 +1,12 @@
-"""Decoding image files with Pillow into uint8 tensors (threaded; resize and center-crop)."""
+"""Decoding image files with Pillow into uint8 tensors (threaded; resize and center-crop).
+
+An image whose header claims more than MAX_PIXELS pixels is refused before it is decoded: a few
+kilobytes of PNG can otherwise claim gigabytes of pixels (a decompression bomb).
+"""
 
 from __future__ import annotations
 
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -11,6 +16,24 @@ import torch
 from genzoo.errors import DataError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm"}
+MAX_PIXELS = 2**24  # 4096 x 4096; training images are far smaller
+GREY_MODES = ("1", "L", "LA", "La", "I", "F")  # Pillow modes without colour (plus "I;16" and kin)
+
+
+def _is_grey(mode: str) -> bool:
+    return mode in GREY_MODES or mode.startswith("I;")
+
+
+def _check_pixels(path: Path, size: tuple[int, int]) -> None:
+    w, h = size
+    if w * h > MAX_PIXELS:
+        raise DataError(f"{path}: its header claims {w}x{h} pixels, more than genzoo's limit of {MAX_PIXELS} "
+                        "(4096x4096); the file is corrupt or a decompression bomb: remove it, or resize it first")
+
+
+def _bad_image(path: Path, e: Exception) -> DataError:
+    return DataError(f"{path}: cannot decode image ({type(e).__name__}: {e}); the file is corrupt, truncated or "
+                     "not an image: remove or replace it")
 
 
 def _to_pair(size: int | tuple[int, int] | None) -> tuple[int, int] | None:
@@ -25,6 +48,7 @@ def decode(path: Path, mode: str, size: tuple[int, int] | None, crop: int | None
 
     try:
         with Image.open(path) as im:
+            _check_pixels(path, im.size)
             im = im.convert(mode)
             if crop:
                 w, h = im.size
@@ -36,24 +60,60 @@ def decode(path: Path, mode: str, size: tuple[int, int] | None, crop: int | None
             arr = np.asarray(im, dtype=np.uint8)
     except FileNotFoundError:
         raise DataError(f"missing image file {path}") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
-        raise DataError(f"{path}: cannot decode image ({e}); the file is corrupt or not an image") from None
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError) as e:
+        raise _bad_image(path, e) from None
     return arr[:, :, None] if arr.ndim == 2 else arr
 
 
-def decode_many(paths: list[Path], channels: int, size: int | tuple[int, int] | None = None,
+def read_modes(paths: list[Path]) -> list[str]:
+    """Each image's Pillow mode, from its header alone; a DataError names the first file that is missing,
+    unreadable, or over MAX_PIXELS (checked here, before any image is decoded)."""
+    from PIL import Image, UnidentifiedImageError
+
+    modes = []
+    with warnings.catch_warnings():  # Pillow's own, larger limit would warn on stderr before our error
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        for path in paths:
+            try:
+                with Image.open(path) as im:
+                    _check_pixels(path, im.size)
+                    modes.append(im.mode)
+            except FileNotFoundError:
+                raise DataError(f"missing image file {path}") from None
+            except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError) as e:
+                raise _bad_image(path, e) from None
+    return modes
+
+
+def channels_of(paths: list[Path], modes: list[str]) -> int:
+    """1 when every image is grey, 3 when every one has colour; a mix is an error naming one of each."""
+    grey = next((p for p, m in zip(paths, modes) if _is_grey(m)), None)
+    colour = next((p for p, m in zip(paths, modes) if not _is_grey(m)), None)
+    if grey and colour:
+        raise DataError(f"images mix grey and colour: {grey} is grey, {colour} is colour; convert them all to "
+                        "one mode (e.g. Pillow's Image.convert('RGB') or 'L') before training")
+    return 1 if grey else 3
+
+
+def decode_many(paths: list[Path], channels: int | None, size: int | tuple[int, int] | None = None,
                 crop: int | None = None, threads: int = 8) -> torch.Tensor:
-    """Decode image files to an N x C x H x W uint8 tensor; all must end up the same size."""
+    """Decode image files to an N x C x H x W uint8 tensor; all must end up the same size.
+
+    `channels` 1 or 3 converts every image to grey or colour; None takes the images' own, which must agree.
+    """
     if not paths:
         raise DataError("no image files to decode")
+    modes = read_modes(paths)
+    channels = channels or channels_of(paths, modes)
     mode = "L" if channels == 1 else "RGB"
     pair = _to_pair(size)
     with ThreadPoolExecutor(max_workers=threads) as pool:
         arrays = list(pool.map(lambda p: decode(p, mode, pair, crop), paths))
-    shapes = {a.shape for a in arrays}
-    if len(shapes) > 1:
-        raise DataError(f"images have different sizes {sorted(shapes)[:3]}...; pass an image size "
-                        "(e.g. --set data.image_size=32 or image_size=32 in Python) to resize them")
+    odd = next((i for i, a in enumerate(arrays) if a.shape != arrays[0].shape), None)
+    if odd is not None:
+        (h0, w0), (h, w) = arrays[0].shape[:2], arrays[odd].shape[:2]
+        raise DataError(f"images have different sizes: {paths[0]} is {w0}x{h0}, {paths[odd]} is {w}x{h}; pass an "
+                        "image size (--set data.image_size=32, or image_size=32 in Python) to resize them all")
     return torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
 
 

@@ -15,6 +15,9 @@ import torch
 
 from genzoo.errors import DataError
 
+# what to do when a model that learns from class labels gets data without (enough) classes
+USE_LABELLED_DATA = "use a labelled dataset (e.g. mnist, cifar10) or an image folder with one subfolder per class"
+
 
 @dataclass(frozen=True)
 class DataSpec:
