@@ -2,13 +2,17 @@
 
 Every model has a config dataclass with documented defaults; the trainer has `TrainConfig`.
 Overrides come from the command line as strings (`--set width=64 betas=0.5,0.999`) or from Python
-as values, and are checked against the field's annotated type so a typo fails loudly.
+as values, and are checked against the field's annotated type so a typo fails loudly. Floats must be
+finite, and a field may declare bounds (`field(32, "width", ge=1)`, `field(1e-3, "lr", gt=0)`) that
+every override and every saved config is checked against, before the config's own `validate()`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
+import operator
 import types
 import typing
 from typing import Any, Literal, get_args, get_origin
@@ -90,7 +94,10 @@ def coerce(value: Any, tp: Any, key: str) -> Any:
         if tp is float:
             if isinstance(value, bool):
                 raise ValueError("boolean given where a number is expected")
-            return float(value)
+            number = float(value)
+            if not math.isfinite(number):
+                raise ConfigError(f"{key}: {value!r} is not a finite number; give a number such as 0.5")
+            return number
         if tp is str:
             return str(value)
         if dataclasses.is_dataclass(tp) and isinstance(value, dict):
@@ -123,11 +130,36 @@ def replace(cfg, overrides: dict[str, Any], what: str = "config"):
         if key not in known:
             raise unknown_key_error(key, known, what)
         changes[key] = coerce(value, hints[key], key)
-    new = dataclasses.replace(cfg, **changes)
-    validate = getattr(new, "validate", None)
+    return checked(dataclasses.replace(cfg, **changes))
+
+
+# field bounds: metadata key -> (comparison the value must pass, words for the message, symbol for the docs)
+_BOUNDS = {"ge": (operator.ge, "at least", ">="), "gt": (operator.gt, "greater than", ">"),
+           "le": (operator.le, "at most", "<="), "lt": (operator.lt, "less than", "<")}
+
+
+def check_bounds(cfg) -> None:
+    """Every field declared with bounds (`field(..., ge=1)`) holds values inside them; for tuples and
+    lists, every item does. None (an unset optional) passes."""
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        items = value if isinstance(value, (tuple, list)) else (value,)
+        for bound, (passes, words, _) in _BOUNDS.items():
+            limit = f.metadata.get(bound)
+            if limit is None:
+                continue
+            if any(isinstance(v, (int, float)) and not passes(v, limit) for v in items):
+                what = f"every item of {f.name}" if items is value else f.name
+                raise ConfigError(f"{what} must be {words} {limit}, got {value!r}")
+
+
+def checked(cfg):
+    """`cfg` after its field bounds and its own `validate()` (cross-field rules) passed."""
+    check_bounds(cfg)
+    validate = getattr(cfg, "validate", None)
     if callable(validate):
         validate()
-    return new
+    return cfg
 
 
 def parse_assignments(items: list[str] | None) -> dict[str, str]:
@@ -150,19 +182,19 @@ def to_dict(cfg) -> dict[str, Any]:
 
 
 def from_dict(cls, data: dict[str, Any]):
-    """Rebuild a config dataclass from `to_dict` output; unknown keys are an error."""
+    """Rebuild a config dataclass from `to_dict` output (a saved config); unknown keys are an error that
+    points at a version mismatch, since this genzoo did not write them."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"a saved {cls.__name__} must be a JSON object, got {type(data).__name__}")
     hints = _field_types(cls)
     known = field_names(cls)
     kwargs = {}
     for key, value in data.items():
         if key not in known:
-            raise unknown_key_error(key, known, cls.__name__)
+            err = unknown_key_error(key, known, cls.__name__)
+            raise ConfigError(f"{err} (saved by another genzoo version? use that version, or remove the key)")
         kwargs[key] = coerce(value, hints[key], key)
-    cfg = cls(**kwargs)
-    validate = getattr(cfg, "validate", None)
-    if callable(validate):
-        validate()
-    return cfg
+    return checked(cls(**kwargs))
 
 
 def describe(cls) -> list[tuple[str, str, str, str]]:
@@ -177,12 +209,18 @@ def describe(cls) -> list[tuple[str, str, str, str]]:
             tname = "|".join(map(str, get_args(tp)))
         else:
             tname = str(tp).replace("typing.", "") if get_origin(tp) else getattr(tp, "__name__", str(tp))
-        rows.append((f.name, tname, repr(default), f.metadata.get("help", "")))
+        bounds = ", ".join(f"{symbol} {f.metadata[b]}" for b, (_, _, symbol) in _BOUNDS.items() if b in f.metadata)
+        help_ = f.metadata.get("help", "") + (f" ({bounds})" if bounds else "")
+        rows.append((f.name, tname, repr(default), help_))
     return rows
 
 
-def field(default: Any, help: str) -> Any:  # noqa: A002 - mirrors dataclasses.field
-    """A dataclass field with a help string (shown by `genzoo list MODEL`)."""
+def field(default: Any, help: str, *, ge: float | None = None, gt: float | None = None,  # noqa: A002
+          le: float | None = None, lt: float | None = None) -> Any:
+    """A dataclass field with a help string (shown by `genzoo list MODEL`) and optional bounds on its
+    value (ge: >=, gt: >, le: <=, lt: <), checked by `replace` and `from_dict`."""
+    bounds = {k: v for k, v in (("ge", ge), ("gt", gt), ("le", le), ("lt", lt)) if v is not None}
+    metadata = {"help": help, **bounds}
     if isinstance(default, (list, dict, set)):
-        return dataclasses.field(default_factory=lambda: type(default)(default), metadata={"help": help})
-    return dataclasses.field(default=default, metadata={"help": help})
+        return dataclasses.field(default_factory=lambda: type(default)(default), metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)

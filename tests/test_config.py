@@ -3,7 +3,8 @@ from typing import Literal
 
 import pytest
 
-from genzoo.config import coerce, field, from_dict, parse_assignments, replace, to_dict
+from genzoo import registry
+from genzoo.config import check_bounds, coerce, field, from_dict, parse_assignments, replace, to_dict
 from genzoo.errors import ConfigError
 
 
@@ -45,3 +46,64 @@ def test_bad_assignment():
     with pytest.raises(ConfigError, match="key=value"):
         parse_assignments(["width"])
     assert coerce("7", int | None, "k") == 7
+
+
+@dataclass
+class Bounded:
+    width: int = field(8, "w", ge=1)
+    lr: float = field(1e-3, "lr", gt=0)
+    ema: float = field(0.0, "ema", ge=0, lt=1)
+    hidden: tuple[int, ...] = field((4, 4), "widths", ge=1)
+    steps: int | None = field(None, "steps", ge=1)
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("width", "0", "width must be at least 1, got 0"),
+    ("lr", "0", "lr must be greater than 0, got 0.0"),
+    ("lr", "-1e-3", "lr must be greater than 0"),
+    ("ema", "1", "ema must be less than 1, got 1.0"),
+    ("hidden", "4,0", r"every item of hidden must be at least 1, got \(4, 0\)"),
+    ("steps", "0", "steps must be at least 1"),
+])
+def test_bounds_are_checked_by_replace_and_from_dict(key, value, message):
+    with pytest.raises(ConfigError, match=message):
+        replace(Bounded(), {key: value})
+    with pytest.raises(ConfigError, match=message):
+        from_dict(Bounded, {key: value})  # a saved config (e.g. an edited config.json) is checked too
+
+
+def test_bounds_pass_inside_and_for_none():
+    c = replace(Bounded(), {"width": "1", "lr": "1e-9", "ema": "0.999", "hidden": "1", "steps": "none"})
+    assert (c.width, c.ema, c.hidden, c.steps) == (1, 0.999, (1,), None)
+
+
+@pytest.mark.parametrize("text", ["nan", "inf", "-inf", "NaN"])
+def test_floats_must_be_finite(text):
+    with pytest.raises(ConfigError, match="lr: .* is not a finite number"):
+        replace(Cfg(), {"lr": text})
+    with pytest.raises(ConfigError, match="not a finite number"):
+        replace(Cfg(), {"betas": f"0.5,{text}"})
+
+
+def test_unknown_key_in_a_saved_config_points_at_the_version():
+    with pytest.raises(ConfigError, match="widht.*another genzoo version"):
+        from_dict(Cfg, {"widht": 3})
+
+
+@pytest.mark.parametrize("entry", registry.entries(), ids=lambda e: e.name)
+def test_every_default_config_is_inside_its_bounds(entry):
+    check_bounds(entry.default_config())
+
+
+def test_every_learning_rate_and_size_is_bounded():
+    """lr / lr_* keys must be > 0 (>= 0 where the help says what 0 switches off); integer widths, sizes and
+    counts declare a lower bound."""
+    import dataclasses
+
+    for entry in registry.entries():
+        for f in dataclasses.fields(entry.config_cls):
+            if f.name == "lr" or f.name.startswith("lr_"):
+                off = f.metadata.get("ge") == 0 and "0 turns" in f.metadata["help"]
+                assert f.metadata.get("gt") == 0 or off, f"{entry.name}.{f.name} has no gt=0 bound"
+            elif f.type in ("int", "tuple[int, ...]"):
+                assert "ge" in f.metadata or "gt" in f.metadata, f"{entry.name}.{f.name} has no lower bound"

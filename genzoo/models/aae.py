@@ -49,22 +49,24 @@ from genzoo.registry import register, register_preset
 
 @dataclass
 class AAEConfig:
-    hidden: tuple[int, ...] = field((1000, 1000), "encoder hidden widths (the decoder mirrors them)")
-    d_hidden: tuple[int, ...] = field((1000, 1000), "hidden widths of the code discriminators")
-    latent_dim: int = field(8, "size of the continuous code z")
+    hidden: tuple[int, ...] = field((1000, 1000), "encoder hidden widths (the decoder mirrors them)", ge=1)
+    d_hidden: tuple[int, ...] = field((1000, 1000), "hidden widths of the code discriminators", ge=1)
+    latent_dim: int = field(8, "size of the continuous code z", ge=1)
     prior: Literal["gaussian", "mixture"] = field(
         "gaussian", "gaussian: N(0, I); mixture: 10 Gaussians on a circle in the first two code dimensions")
-    categorical: int = field(0, "K > 0: the encoder also outputs a K-way softmax code y, pushed to one-hot (Sec. 5-6)")
-    labelled: int = field(0, "labelled training examples for the cross-entropy on y (needs categorical = classes)")
-    lambda_sup: float = field(1.0, "weight of the cross-entropy on the labelled examples")
-    lr: float = field(1e-3, "Adam learning rate of the reconstruction phase")
-    lr_adv: float = field(2e-4, "Adam learning rate of the adversarial phases (beta1 0.5)")
+    categorical: int = field(0, "K > 0: the encoder also outputs a K-way softmax code y, pushed to one-hot "
+                                "(Sec. 5-6)", ge=0)
+    labelled: int = field(0, "labelled training examples for the cross-entropy on y (needs categorical = "
+                             "classes)", ge=0)
+    lambda_sup: float = field(1.0, "weight of the cross-entropy on the labelled examples", ge=0)
+    lr: float = field(1e-3, "Adam learning rate of the reconstruction phase", gt=0)
+    lr_adv: float = field(2e-4, "Adam learning rate of the adversarial phases (beta1 0.5); 0 turns them off", ge=0)
 
     def validate(self) -> None:
-        if not self.hidden or min(self.hidden) < 1 or not self.d_hidden or min(self.d_hidden) < 1:
+        if not self.hidden or not self.d_hidden:
             raise ConfigError("hidden and d_hidden must list positive widths (e.g. 1000,1000)")
-        if self.latent_dim < 1 or self.categorical == 1 or min(self.categorical, self.labelled, self.lambda_sup) < 0:
-            raise ConfigError("latent_dim >= 1, categorical 0 (none) or >= 2, labelled and lambda_sup >= 0")
+        if self.categorical == 1:
+            raise ConfigError("categorical must be 0 (none) or >= 2")
         if self.prior == "mixture" and self.latent_dim < 2:
             raise ConfigError("the mixture prior lives in the first two code dimensions: latent_dim >= 2")
         if self.labelled and not self.categorical:

@@ -47,17 +47,13 @@ class EncoderConfig:
     """The encoder architecture (shared with the semi-supervised classifier that reuses it)."""
 
     arch: Literal["mlp", "conv", "linear"] = field("mlp", "mlp: fully connected; conv: convolutional; linear: affine")
-    code_dim: int = field(30, "size of the code layer (number of bits for binary codes)")
-    hidden: tuple[int, ...] = field((1000, 500, 250), "mlp: encoder hidden widths (the decoder mirrors them)")
-    width: int = field(32, "conv: channels of the first conv layer (the second has twice as many)")
+    code_dim: int = field(30, "size of the code layer (number of bits for binary codes)", ge=1)
+    hidden: tuple[int, ...] = field((1000, 500, 250), "mlp: encoder hidden widths (the decoder mirrors them)", ge=1)
+    width: int = field(32, "conv: channels of the first conv layer (the second has twice as many)", ge=1)
 
     def validate(self) -> None:
-        if self.code_dim < 1:
-            raise ConfigError("code_dim must be at least 1")
-        if self.arch == "mlp" and (not self.hidden or min(self.hidden) < 1):
+        if self.arch == "mlp" and not self.hidden:
             raise ConfigError("hidden must list at least one positive width for arch=mlp (e.g. 1000,500,250)")
-        if self.width < 1:
-            raise ConfigError("width must be at least 1")
 
 
 @dataclass
@@ -65,18 +61,16 @@ class AutoencoderConfig(EncoderConfig):
     code: Literal["real", "binary"] = field("real", "real-valued code, or binary code units")
     binarize: Literal["straight-through", "noise"] = field(
         "straight-through", "binary codes: straight-through estimator, or Gaussian noise before the logistic units")
-    noise_std: float = field(2.0, "binary codes, binarize=noise: std of the noise added to the code units' input")
+    noise_std: float = field(2.0, "binary codes, binarize=noise: std of the noise added to the code units' input", ge=0)
     loss: Literal["bce", "mse"] = field("bce", "reconstruction loss: cross-entropy on logits, or squared error")
-    lr: float = field(1e-3, "Adam learning rate")
-    weight_decay: float = field(0.0, "Adam weight decay")
+    lr: float = field(1e-3, "Adam learning rate", gt=0)
+    weight_decay: float = field(0.0, "Adam weight decay", ge=0)
     schedule: Literal["cosine", "constant"] = field("cosine", "learning-rate schedule over the run")
 
     def validate(self) -> None:
         super().validate()
         if self.arch == "linear" and self.loss != "mse":
             raise ConfigError("the linear autoencoder is the PCA equivalent only with loss=mse")
-        if self.noise_std < 0:
-            raise ConfigError("noise_std must be >= 0")
 
 
 def check_spec(cfg: EncoderConfig, spec: DataSpec) -> None:

@@ -24,7 +24,7 @@ from torch import nn
 
 from genzoo.config import ConfigError, field
 from genzoo.data.augment import random_crop, random_hflip
-from genzoo.data.imageset import DataSpec
+from genzoo.data.imageset import USE_LABELLED_DATA, DataSpec
 from genzoo.models.base import Model
 from genzoo.nn import eval_mode
 from genzoo.registry import register, register_preset
@@ -33,32 +33,26 @@ from genzoo.registry import register, register_preset
 @dataclass
 class ClassifierConfig:
     arch: Literal["fast", "classic"] = field("fast", "fast: batchnorm conv net; classic: the tutorial net")
-    width: int = field(32, "channels of the first conv stage (fast: w, 2w, 4w; classic: w, 2w)")
-    convs_per_stage: int = field(1, "fast: conv layers per stage")
-    hidden: int = field(1024, "classic: units of the dense layer")
-    dropout: float = field(0.0, "dropout before the last layer (classic net: 0.5)")
+    width: int = field(32, "channels of the first conv stage (fast: w, 2w, 4w; classic: w, 2w)", ge=1)
+    convs_per_stage: int = field(1, "fast: conv layers per stage", ge=1)
+    hidden: int = field(1024, "classic: units of the dense layer", ge=1)
+    dropout: float = field(0.0, "dropout before the last layer (classic net: 0.5)", ge=0, lt=1)
     optimizer: Literal["sgd", "adam"] = field("sgd", "sgd (Nesterov momentum) or adam")
-    lr: float = field(0.1, "peak learning rate")
-    momentum: float = field(0.9, "SGD momentum / Adam beta1")
-    weight_decay: float = field(5e-4, "L2 weight decay (not applied to batchnorm and biases)")
+    lr: float = field(0.1, "peak learning rate", gt=0)
+    momentum: float = field(0.9, "SGD momentum / Adam beta1", ge=0, lt=1)
+    weight_decay: float = field(5e-4, "L2 weight decay (not applied to batchnorm and biases)", ge=0)
     schedule: Literal["onecycle", "cosine", "constant"] = field("onecycle", "learning-rate schedule")
-    warmup: float = field(0.2, "onecycle: fraction of training spent raising the learning rate")
-    label_smoothing: float = field(0.1, "cross-entropy label smoothing")
-    crop_pad: int = field(2, "random translation of up to this many pixels (0 = off)")
+    warmup: float = field(0.2, "onecycle: fraction of training spent raising the learning rate", ge=0, le=1)
+    label_smoothing: float = field(0.1, "cross-entropy label smoothing", ge=0, lt=1)
+    crop_pad: int = field(2, "random translation of up to this many pixels (0 = off)", ge=0)
     hflip: Literal["auto", "on", "off"] = field("auto", "random horizontal flips; auto = where labels allow")
     tta: Literal["auto", "none", "flip", "shift"] = field(
         "auto", "test-time augmentation: flip (mirror), shift (1-pixel translations); "
         "auto = flip where allowed, else shift")
-    head_scale: float = field(1.0, "fast: multiply logits by this (a temperature on the linear head)")
+    head_scale: float = field(1.0, "fast: multiply logits by this (a temperature on the linear head)", gt=0)
     target: Literal["class", "attrs"] = field(
         "class", "class: one label per image (cross-entropy); attrs: the data's binary attributes, one logit "
                  "each (multi-label BCE, e.g. CelebA), used to judge attribute-conditional GANs")
-
-    def validate(self) -> None:
-        if self.width < 1 or self.convs_per_stage < 1:
-            raise ConfigError("width and convs_per_stage must be positive")
-        if not 0 <= self.dropout < 1:
-            raise ConfigError("dropout must be in [0, 1)")
 
 
 def conv_bn(cin: int, cout: int) -> nn.Sequential:
@@ -136,7 +130,7 @@ class Classifier(Model):
                               "has none")
         if cfg.target == "class" and spec.num_classes < 2:
             raise ConfigError(f"the classifier needs labelled data with at least 2 classes; dataset "
-                              f"{spec.name!r} has {spec.num_classes}")
+                              f"{spec.name!r} has {spec.num_classes}: {USE_LABELLED_DATA}")
         if cfg.arch == "classic":
             if spec.height % 4 or spec.width % 4:
                 raise ConfigError(f"the classic net needs image sides divisible by 4, got "
@@ -202,8 +196,12 @@ class Classifier(Model):
             opt = torch.optim.Adam(groups, lr=cfg.lr, betas=(cfg.momentum, 0.999))
         self.optimizers = {"net": opt}
         if cfg.schedule == "onecycle":
+            # OneCycleLR divides by each phase's length in steps (pct_start * total - 1 and the rest): keep both
+            # phases at least 1.5 steps long, or a 4-step run (0.2 * 5 = 1) divides by zero
+            total = total_steps + 1
+            pct = min(max(cfg.warmup, 1.5 / total), 1 - 1.5 / total)
             sched = torch.optim.lr_scheduler.OneCycleLR(
-                opt, max_lr=cfg.lr, total_steps=total_steps + 1, pct_start=cfg.warmup,
+                opt, max_lr=cfg.lr, total_steps=total, pct_start=pct,
                 anneal_strategy="linear", div_factor=25.0, final_div_factor=1e3,
                 cycle_momentum=False)
             self.schedulers = {"net": sched}

@@ -32,16 +32,14 @@ ARCH_KEYS = ("arch", "code_dim", "hidden", "width")
 class AEClassifierConfig(EncoderConfig):
     pretrained: str = field("", "autoencoder run folder whose encoder starts this classifier ('' = from scratch)")
     freeze: bool = field(False, "train only the head on the pretrained encoder's codes")
-    head_hidden: int = field(0, "hidden units of the head (0 = a linear head on the standardised code)")
-    dropout: float = field(0.0, "dropout on the code before the head")
-    lr: float = field(1e-3, "Adam learning rate")
-    weight_decay: float = field(0.0, "Adam weight decay")
+    head_hidden: int = field(0, "hidden units of the head (0 = a linear head on the standardised code)", ge=0)
+    dropout: float = field(0.0, "dropout on the code before the head", ge=0, lt=1)
+    lr: float = field(1e-3, "Adam learning rate", gt=0)
+    weight_decay: float = field(0.0, "Adam weight decay", ge=0)
     schedule: str = field("cosine", "cosine or constant")
 
     def validate(self) -> None:
         super().validate()
-        if self.head_hidden < 0 or not 0 <= self.dropout < 1:
-            raise ConfigError("head_hidden must be >= 0 and dropout in [0, 1)")
         if self.schedule not in ("cosine", "constant"):
             raise ConfigError(f"schedule must be cosine or constant, got {self.schedule!r}")
 

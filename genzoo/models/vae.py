@@ -49,27 +49,26 @@ ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU, "softplus": nn.Softplus}
 
 @dataclass
 class VAEConfig:
-    hidden: tuple[int, ...] = field((200, 200), "deterministic hidden layers of the encoder (decoder mirrors)")
-    latent_dim: int = field(50, "dimension of the latent variable z")
+    hidden: tuple[int, ...] = field((200, 200), "deterministic hidden layers of the encoder (decoder mirrors)", ge=1)
+    latent_dim: int = field(50, "dimension of the latent variable z", ge=1)
     activation: Literal["tanh", "relu", "softplus"] = field("tanh", "hidden-unit nonlinearity")
     decoder: Literal["bernoulli", "gaussian"] = field(
         "bernoulli", "bernoulli: binary pixels (logits); gaussian: continuous pixels (mean and variance)")
     binarize: Literal["dynamic", "none"] = field(
         "dynamic", "dynamic: resample binary training images each time (eval: one fixed sample); none: as is")
     objective: Literal["elbo", "iwae"] = field("elbo", "training bound: the ELBO, or the importance-weighted bound")
-    k: int = field(1, "samples of z per example in training (elbo: averaged; iwae: the bound's k)")
-    eval_k: int = field(100, "importance samples for the log-likelihood estimate in evaluate (paper figure: 5000)")
+    k: int = field(1, "samples of z per example in training (elbo: averaged; iwae: the bound's k)", ge=1)
+    eval_k: int = field(100, "importance samples for the log-likelihood estimate in evaluate (paper figure: "
+                             "5000)", ge=1)
     min_log_var: float = field(-6.0, "gaussian decoder: floor on the log-variance of each pixel (soft)")
-    lr: float = field(1e-3, "Adam learning rate (peak)")
-    adam_eps: float = field(1e-4, "Adam epsilon (Burda et al. use 1e-4)")
+    lr: float = field(1e-3, "Adam learning rate (peak)", gt=0)
+    adam_eps: float = field(1e-4, "Adam epsilon (Burda et al. use 1e-4)", gt=0)
     schedule: Literal["burda", "cosine", "constant"] = field(
         "burda", "burda: stages of 3^i passes at lr*10^(-i/7), i=0..7, scaled to the run; cosine; constant")
 
     def validate(self) -> None:
-        if not self.hidden or min(self.hidden) < 1:
+        if not self.hidden:
             raise ConfigError("hidden must list at least one positive width (e.g. 200,200)")
-        if self.latent_dim < 1 or self.k < 1 or self.eval_k < 1:
-            raise ConfigError("latent_dim, k and eval_k must be at least 1")
         if self.decoder == "gaussian" and self.binarize != "none":
             raise ConfigError("a Gaussian decoder models continuous pixels: set binarize=none")
 

@@ -43,8 +43,8 @@ from genzoo.registry import register
 
 @dataclass
 class BiGANConfig(GANConfig):
-    z_branch: int = field(512, "D: width of the dense layer on z")
-    joint_hidden: int = field(1024, "D: width of the dense layer on [image features, z features]")
+    z_branch: int = field(512, "D: width of the dense layer on z", ge=1)
+    joint_hidden: int = field(1024, "D: width of the dense layer on [image features, z features]", ge=1)
 
 
 class JointDiscriminator(nn.Module):

@@ -41,14 +41,14 @@ from genzoo.registry import register, register_preset
 
 @dataclass
 class CatGANConfig(GANConfig):
-    clusters: int = field(0, "K, the classes D invents (0 = the dataset's number of classes)")
-    labelled: int = field(0, "labelled training examples for the semi-supervised loss (0 = unsupervised)")
-    lambda_sup: float = field(1.0, "weight of the cross-entropy on the labelled examples")
+    clusters: int = field(0, "K, the classes D invents (0 = the dataset's number of classes)", ge=0)
+    labelled: int = field(0, "labelled training examples for the semi-supervised loss (0 = unsupervised)", ge=0)
+    lambda_sup: float = field(1.0, "weight of the cross-entropy on the labelled examples", ge=0)
 
     def validate(self) -> None:
         super().validate()
-        if self.clusters == 1 or min(self.clusters, self.labelled, self.lambda_sup) < 0:
-            raise ConfigError("clusters must be 0 (the dataset's classes) or >= 2; labelled and lambda_sup >= 0")
+        if self.clusters == 1:
+            raise ConfigError("clusters must be 0 (the dataset's classes) or >= 2")
 
 
 _TRAIN = {"steps": 6000, "batch_size": 100, "sample_every": 500, "precision": "bf16"}

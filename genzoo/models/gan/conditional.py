@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from genzoo.config import ConfigError, field
-from genzoo.data.imageset import Batch, DataSpec
+from genzoo.data.imageset import USE_LABELLED_DATA, Batch, DataSpec
 from genzoo.models.gan.core import GAN, CriticOut, GANConfig
 from genzoo.models.gan.networks import build_discriminator, build_generator
 from genzoo.nn import eval_mode
@@ -54,7 +54,7 @@ class ConditionalGAN(GAN):
     def __init__(self, cfg: GANConfig, spec: DataSpec):
         if self.code_dim(spec) < 2:
             raise ConfigError(f"{type(self).__name__} needs labelled data with at least 2 classes; dataset "
-                              f"{spec.name!r} has {spec.num_classes}")
+                              f"{spec.name!r} has {spec.num_classes}: {USE_LABELLED_DATA}")
         super().__init__(cfg, spec)
 
     @staticmethod
@@ -137,12 +137,7 @@ register_preset(
 # ---- acgan -------------------------------------------------------------------------------------------
 @dataclass
 class ACGANConfig(GANConfig):
-    aux_weight: float = field(1.0, "weight of the auxiliary class loss (both networks)")
-
-    def validate(self) -> None:
-        super().validate()
-        if self.aux_weight < 0:
-            raise ConfigError("aux_weight must be >= 0")
+    aux_weight: float = field(1.0, "weight of the auxiliary class loss (both networks)", ge=0)
 
 
 @register("acgan", config=ACGANConfig, family="gan",
@@ -279,13 +274,8 @@ MAX_ATTRS = 16  # the joint attribute table has 2^A entries
 class AttrGANConfig(GANConfig):
     attributes: str = field("", "comma-separated attribute names to condition on (empty: all of the data's, at "
                                 "most 16), e.g. Smiling,Male,Eyeglasses,Blond_Hair,Young")
-    cls_weight: float = field(1.0, "weight of the classifier's BCE on samples in G's loss (0: plain cGAN)")
-    lr_c: float = field(2e-4, "attribute classifier learning rate")
-
-    def validate(self) -> None:
-        super().validate()
-        if self.cls_weight < 0 or self.lr_c <= 0:
-            raise ConfigError("cls_weight must be >= 0 and lr_c > 0")
+    cls_weight: float = field(1.0, "weight of the classifier's BCE on samples in G's loss (0: plain cGAN)", ge=0)
+    lr_c: float = field(2e-4, "attribute classifier learning rate", gt=0)
 
 
 @register("attr-gan", config=AttrGANConfig, family="gan",

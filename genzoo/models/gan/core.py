@@ -38,63 +38,53 @@ class GANConfig:
     # networks
     arch: Arch = field("dcgan", "dcgan: conv nets; fc: dense nets (classic MNIST GAN); resnet: SNGAN ResNets")
     g_width: int = field(64, "generator width (dcgan: channels of the last hidden layer; fc: units/128 "
-                             "scale; resnet: channels of every block)")
-    d_width: int = field(64, "discriminator width (dcgan: channels of the first layer)")
+                             "scale; resnet: channels of every block)", ge=1)
+    d_width: int = field(64, "discriminator width (dcgan: channels of the first layer)", ge=1)
     g_norm: Norm = field("batch", "generator normalisation: batch, layer or none")
     d_norm: Norm = field("batch", "discriminator normalisation: batch, layer (gradient penalties) or none")
     g_hidden: int = field(0, "dcgan: a dense layer of this size between z and the first conv (0 = none; "
-                             "InfoGAN's MNIST nets: 1024)")
-    d_hidden: int = field(0, "dcgan: a dense layer of this size before D's output (0 = none)")
+                             "InfoGAN's MNIST nets: 1024)", ge=0)
+    d_hidden: int = field(0, "dcgan: a dense layer of this size before D's output (0 = none)", ge=0)
     spectral_norm: bool = field(False, "spectral normalisation on every discriminator layer (SNGAN)")
     minibatch_std: bool = field(False, "append the minibatch standard deviation to D's features (ProGAN)")
     init: Literal["auto", "normal", "xavier", "default"] = field(
         "auto", "weight init: normal = N(0, 0.02) (DCGAN), xavier, default (PyTorch); auto: xavier for "
                 "resnet, normal otherwise")
-    z_dim: int = field(100, "latent size")
+    z_dim: int = field(100, "latent size", ge=1)
     z_dist: Literal["normal", "uniform"] = field("normal", "latent prior: N(0, I) or U[-1, 1]")
     # objective
     loss: Loss = field("nonsaturating", "nonsaturating, minimax, lsgan, wasserstein or hinge")
     penalty: Literal["none", "gp", "dragan", "r1"] = field(
         "none", "gradient penalty on D: gp (WGAN-GP), dragan, r1")
-    penalty_weight: float = field(10.0, "lambda of gp/dragan; gamma of r1 (the loss adds gamma/2 * R1)")
-    clip: float = field(0.0, "WGAN weight clipping: clamp D's weights to [-clip, clip] (0 = off)")
-    n_critic: int = field(1, "discriminator updates per generator update")
+    penalty_weight: float = field(10.0, "lambda of gp/dragan; gamma of r1 (the loss adds gamma/2 * R1)", ge=0)
+    clip: float = field(0.0, "WGAN weight clipping: clamp D's weights to [-clip, clip] (0 = off)", ge=0)
+    n_critic: int = field(1, "discriminator updates per generator update", ge=1)
     # optimisation
     optimizer: Literal["adam", "rmsprop"] = field("adam", "adam or rmsprop (WGAN)")
-    lr_g: float = field(2e-4, "generator learning rate")
-    lr_d: float = field(2e-4, "discriminator learning rate (TTUR: set it higher than lr_g)")
-    betas: tuple[float, float] = field((0.5, 0.999), "Adam betas")
-    ema: float = field(0.0, "decay of the generator weight average used for sampling (0 = off, e.g. 0.999)")
-    ema_start: int = field(0, "generator updates before the average starts (it copies until then)")
+    lr_g: float = field(2e-4, "generator learning rate", gt=0)
+    lr_d: float = field(2e-4, "discriminator learning rate (TTUR: set it higher than lr_g)", gt=0)
+    betas: tuple[float, float] = field((0.5, 0.999), "Adam betas", ge=0, lt=1)
+    ema: float = field(0.0, "decay of the generator weight average used for sampling (0 = off, e.g. 0.999)", ge=0, lt=1)
+    ema_start: int = field(0, "generator updates before the average starts (it copies until then)", ge=0)
     # stabilising tricks
-    label_smoothing: float = field(0.0, "one-sided label smoothing: real target 1 - s (e.g. 0.1)")
+    label_smoothing: float = field(0.0, "one-sided label smoothing: real target 1 - s (e.g. 0.1)", ge=0, lt=0.5)
     replay: int = field(0, "historical replay: buffer of this many past fakes, half of D's fakes from it "
-                           "(0 = off)")
+                           "(0 = off)", ge=0)
     feature_matching: bool = field(False, "generator matches mean D features of real data instead of the "
                                           "adversarial loss")
     separate_batches: bool = field(True, "real and fake batches through D separately (own batchnorm "
                                          "statistics); false: one concatenated batch")
     instance_noise: float = field(0.0, "std of Gaussian noise added to D's inputs, annealed linearly to 0 "
-                                       "over training (0 = off)")
-    grad_clip: float = field(0.0, "clip each network's gradient norm to this (0 = off)")
+                                       "over training (0 = off)", ge=0)
+    grad_clip: float = field(0.0, "clip each network's gradient norm to this (0 = off)", ge=0)
 
     def validate(self) -> None:
-        if min(self.g_width, self.d_width, self.z_dim, self.n_critic) < 1:
-            raise ConfigError("g_width, d_width, z_dim and n_critic must be at least 1")
         if (self.g_hidden or self.d_hidden) and self.arch != "dcgan":
             raise ConfigError(f"g_hidden and d_hidden are dense layers of the dcgan nets; arch={self.arch} has "
                               "none, set them to 0")
-        if not 0.0 <= self.ema < 1.0:
-            raise ConfigError(f"ema must be in [0, 1) (0 = off), got {self.ema}")
-        if not 0.0 <= self.label_smoothing < 0.5:
-            raise ConfigError(f"label_smoothing must be in [0, 0.5), got {self.label_smoothing}")
         if self.label_smoothing and self.loss not in ("nonsaturating", "minimax", "lsgan"):
             raise ConfigError(f"label_smoothing applies to the nonsaturating, minimax and lsgan losses, not "
                               f"{self.loss}; set label_smoothing=0")
-        if min(self.clip, self.replay, self.penalty_weight, self.instance_noise, self.grad_clip, self.ema_start,
-               self.g_hidden, self.d_hidden) < 0:
-            raise ConfigError("clip, replay, penalty_weight, instance_noise, grad_clip, ema_start, g_hidden and "
-                              "d_hidden must be >= 0")
         if self.replay == 1:
             raise ConfigError("replay must be 0 (off) or a buffer size of at least 2 images")
 

@@ -45,22 +45,20 @@ from genzoo.registry import register
 
 @dataclass
 class InfoGANConfig(GANConfig):
-    n_cat: int = field(1, "categorical latent codes")
-    cat_dim: int = field(10, "values of each categorical code")
-    n_cont: int = field(2, "continuous latent codes, each ~ U(-1, 1)")
-    lambda_cat: float = field(1.0, "weight of the categorical codes' information term")
-    lambda_cont: float = field(1.0, "weight of the continuous codes' information term")
+    n_cat: int = field(1, "categorical latent codes", ge=0)
+    cat_dim: int = field(10, "values of each categorical code", ge=1)
+    n_cont: int = field(2, "continuous latent codes, each ~ U(-1, 1)", ge=0)
+    lambda_cat: float = field(1.0, "weight of the categorical codes' information term", ge=0)
+    lambda_cont: float = field(1.0, "weight of the continuous codes' information term", ge=0)
     learn_std: bool = field(False, "Q predicts a std for each continuous code (false: fixed std 1)")
-    q_hidden: int = field(128, "hidden units of the Q head")
+    q_hidden: int = field(128, "hidden units of the Q head", ge=1)
 
     def validate(self) -> None:
         super().validate()
-        if min(self.n_cat, self.n_cont, self.lambda_cat, self.lambda_cont) < 0 or self.n_cat + self.n_cont == 0:
-            raise ConfigError("InfoGAN needs at least one code: n_cat >= 0, n_cont >= 0, not both 0, lambdas >= 0")
+        if self.n_cat + self.n_cont == 0:
+            raise ConfigError("InfoGAN needs at least one code: n_cat and n_cont must not both be 0")
         if self.n_cat and self.cat_dim < 2:
             raise ConfigError(f"cat_dim must be at least 2, got {self.cat_dim}")
-        if self.q_hidden < 1:
-            raise ConfigError("q_hidden must be at least 1")
 
 
 INFOGAN_MNIST = {"arch": "dcgan", "g_width": 64, "d_width": 64, "g_hidden": 1024, "d_hidden": 1024, "z_dim": 62,
