@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import errno
 import json
 import math
 import os
@@ -13,13 +14,22 @@ import platform
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from genzoo.errors import CheckpointError
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
+
+from genzoo.errors import CheckpointError, ConfigError
 from genzoo.train.checkpoint import atomic_write
+
+# config.json entries every command reads, and the kind of value each holds
+CONFIG_ENTRIES = {"model": str, "model_config": dict, "data": dict, "data_spec": dict, "train": dict}
 
 
 def _jsonable(v: Any) -> Any:
@@ -105,30 +115,50 @@ class RunDir:
     def exists(self) -> bool:
         return self.config_path.is_file()
 
-    def create(self) -> None:
+    def check_free(self) -> None:
+        """Raise unless a new run may start here (no checkpoint of another run)."""
         if self.last.exists():
             raise CheckpointError(f"{self.path} already holds a training run; continue it with "
-                                  f"`genzoo train --resume {self.path}` or choose another --out")
+                                  f"`genzoo train --resume {self.path}` (unless it has ended) or choose another --out")
+
+    def create(self) -> None:
+        """Make the folders of a new run (call it holding the lock, see `RunLock`)."""
+        self.check_free()
         self.checkpoints.mkdir(parents=True, exist_ok=True)
         self.samples.mkdir(parents=True, exist_ok=True)
+        # a run here stopped before its first checkpoint: its log rows belong to no run now
+        for name in ("metrics.jsonl", "metrics.json"):
+            (self.path / name).unlink(missing_ok=True)
 
     # writers
     def write_json(self, name: str, data: dict[str, Any]) -> None:
         text = json.dumps(_jsonable(data), indent=2, sort_keys=False) + "\n"
         atomic_write(self.path / name, lambda f: f.write(text.encode()))
 
-    def read_json(self, name: str) -> dict[str, Any]:
+    def read_json(self, name: str, fix: str = "restore it from a copy, or train a new run") -> dict[str, Any]:
+        """A JSON object file of the run; a CheckpointError names it, and says `fix`, when it is damaged."""
         p = self.path / name
         if not p.is_file():
             raise CheckpointError(f"{p} does not exist: {self.path} is not a genzoo run folder "
                                   "(run `genzoo train ...` to make one)")
         try:
-            return json.loads(p.read_text())
-        except json.JSONDecodeError as e:
-            raise CheckpointError(f"{p} is not valid JSON ({e}); the run folder is damaged") from None
+            data = json.loads(p.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise CheckpointError(f"{p} is not valid JSON ({e}); the run folder is damaged: {fix}") from None
+        if not isinstance(data, dict):
+            raise CheckpointError(f"{p} holds a JSON {type(data).__name__}, not an object; the run folder is "
+                                  f"damaged: {fix}")
+        return data
 
     def read_config(self) -> dict[str, Any]:
-        return self.read_json("config.json")
+        """config.json, with the entries every command reads present and of the right kind."""
+        cfg = self.read_json("config.json")
+        bad = [k for k, kind in CONFIG_ENTRIES.items() if not isinstance(cfg.get(k), kind)]
+        if bad:
+            raise CheckpointError(f"{self.config_path} lacks {', '.join(map(repr, bad))} (or has the wrong kind of "
+                                  "value there): it is damaged or was written by another genzoo version; restore "
+                                  "it from a copy, or train a new run")
+        return cfg
 
     def append_metrics(self, row: dict[str, Any]) -> None:
         with open(self.path / "metrics.jsonl", "a") as f:
@@ -155,36 +185,142 @@ class RunDir:
         text = "\n".join(keep) + ("\n" if keep else "")
         atomic_write(p, lambda f: f.write(text.encode()))
 
+    def read_metrics(self) -> dict[str, Any]:
+        """metrics.json ({} before the first figures); a CheckpointError names it when it is damaged."""
+        if not (self.path / "metrics.json").is_file():
+            return {}
+        return self.read_json("metrics.json", fix="delete metrics.json (the figures it held are lost) and run "
+                                                  "the command again")
+
     def update_metrics(self, figures: dict[str, Any]) -> dict[str, Any]:
         """Merge `figures` into metrics.json (keeping figures other commands wrote)."""
-        p = self.path / "metrics.json"
-        current = json.loads(p.read_text()) if p.is_file() else {}
+        current = self.read_metrics()
         current.update(_jsonable(figures))
         self.write_json("metrics.json", current)
         return current
 
 
-def load_model(run_dir: str | os.PathLike, which: str = "best", device: str | torch.device = "cpu"):
-    """Rebuild the model of a run folder and load its `best` (falling back to `last`) weights."""
+class RunLock:
+    """An exclusive lock on a run folder, so that two processes cannot interleave writes to it.
+
+    `flock` on RUN/.lock (which also holds the owner's pid for the message); the kernel drops the lock
+    when its process ends, kill -9 included, so a stale lock cannot block a resume.
+    """
+
+    def __init__(self, run_dir: str | os.PathLike):
+        self.run_dir = Path(run_dir)
+        self.path = self.run_dir / ".lock"
+        self._fd: int | None = None
+
+    def acquire(self, check: Callable[[], Any] | None = None) -> None:
+        """Take the lock, or raise a CheckpointError naming the process that holds it. `check` runs once the
+        lock is held and before this process marks it with its pid: if it raises, nothing was changed."""
+        if fcntl is None:  # no flock on this platform (Windows): run unlocked
+            if check is not None:
+                check()
+            return
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as e:
+            if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                holder = _read_pid(fd)
+                os.close(fd)
+                raise CheckpointError(f"{self.run_dir} is being written by another genzoo process (pid {holder}); "
+                                      "wait for it or choose another --out") from None
+            os.close(fd)  # a filesystem without flock (some network mounts): run unlocked
+            fd = None
+        try:
+            if check is not None:
+                check()
+        except BaseException:
+            if fd is not None:
+                os.close(fd)
+            raise
+        if fd is None:
+            return
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing drops the flock; the file stays (deleting it would race)
+            self._fd = None
+
+    def __enter__(self) -> RunLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+def _read_pid(fd: int) -> str:
+    try:
+        text = os.pread(fd, 32, 0).decode().strip()
+    except (OSError, UnicodeDecodeError):
+        text = ""
+    return text if text.isdigit() else "unknown"
+
+
+def build_from_config(run: RunDir):
+    """The (untrained) model config.json describes; a CheckpointError names the file when it cannot be built."""
     from genzoo import registry
     from genzoo.config import from_dict
     from genzoo.data.imageset import DataSpec
+
+    cfg = run.read_config()
+    try:
+        spec = DataSpec.from_dict(cfg["data_spec"])
+    except TypeError as e:  # missing or unexpected fields
+        raise CheckpointError(f"{run.config_path}: data_spec cannot be read ({e}); the file is damaged or was "
+                              "written by another genzoo version: restore it from a copy, or train a new run") from None
+    try:
+        entry = registry.get(cfg["model"])
+    except ConfigError as e:
+        raise CheckpointError(f"{run.config_path}: {e} (was the run made by another genzoo version?)") from None
+    try:
+        return registry.build(entry.name, spec, config=from_dict(entry.config_cls, cfg["model_config"]))
+    except ConfigError as e:
+        raise CheckpointError(f"{run.config_path}: {e}") from None
+
+
+def _load_weights(model, state: dict[str, Any], path: Path, run: RunDir) -> None:
+    """Put a checkpoint's weights into `model`; a CheckpointError names the checkpoint when they do not fit."""
+    if not isinstance(state, dict) or not isinstance(state.get("training_state"), dict):
+        raise CheckpointError(f"checkpoint {path} holds no genzoo training state; it was not written by genzoo: "
+                              "put back the run's own checkpoint, or train again")
+    saved_name = state.get("model_name", model.name)
+    if saved_name != model.name:
+        raise CheckpointError(f"checkpoint {path} belongs to model {saved_name!r}, but {run.config_path} says "
+                              f"{model.name!r}: the folder mixes files of two runs; put back the run's own "
+                              "checkpoint, or train again")
+    try:
+        model.load_training_state(state["training_state"], weights_only=True)
+    except (RuntimeError, KeyError, TypeError) as e:
+        lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+        detail = lines[1] if len(lines) > 1 else (lines[0] if lines else type(e).__name__)
+        raise CheckpointError(f"checkpoint {path} does not fit the model {run.config_path} describes ({detail[:300]}); "
+                              "it comes from a run with another config: put back the run's own checkpoint, or "
+                              "train again") from None
+
+
+def load_model(run_dir: str | os.PathLike, which: str = "best", device: str | torch.device = "cpu"):
+    """Rebuild the model of a run folder and load its `best` (falling back to `last`) weights."""
     from genzoo.train.checkpoint import load
 
     run = RunDir(run_dir)
     if not run.path.is_dir():
         raise CheckpointError(f"run folder {run.path} does not exist")
-    cfg = run.read_config()
-    entry = registry.get(cfg["model"])
-    model_cfg = from_dict(entry.config_cls, cfg["model_config"])
-    spec = DataSpec.from_dict(cfg["data_spec"])
-    model = registry.build(cfg["model"], spec, config=model_cfg)
+    model = build_from_config(run)
     path = run.best if which == "best" and run.best.is_file() else run.last
     if not path.is_file():
         raise CheckpointError(f"{run.path} has no checkpoint yet (expected {run.last}); "
                               "the run was stopped before its first checkpoint")
     state = load(path)
-    model.load_training_state(state["training_state"], weights_only=True)
+    _load_weights(model, state, path, run)
     model.to(device)
     model.eval()
     model.checkpoint_step = state.get("step")

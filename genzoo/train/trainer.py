@@ -2,8 +2,9 @@
 
 It owns data order (seeded per epoch, so resume needs only the step count), device and precision,
 logging (progress bar, metrics.jsonl, TensorBoard), periodic evaluation with early stopping and
-best.pt, sample grids, atomic checkpoints with every RNG state (exact resume), Ctrl-C handling,
-NaN/inf detection, and data parallelism across processes started by torchrun.
+best.pt, sample grids, atomic checksummed checkpoints with every RNG state (exact resume, even after
+kill -9), Ctrl-C handling, NaN/inf detection (no checkpoint ever holds a nan), a lock on the run folder
+against a second process, and data parallelism across processes started by torchrun.
 """
 
 from __future__ import annotations
@@ -20,53 +21,51 @@ from typing import Any, Literal
 
 import torch
 
-from genzoo.config import field, to_dict
+from genzoo.config import checked, field, to_dict
 from genzoo.data.imageset import Batch, ImageSet, to_float
 from genzoo.errors import CheckpointError, ConfigError, TrainingError
 from genzoo.train import checkpoint as ckpt
 from genzoo.train import distributed as dist
-from genzoo.train.run import RunDir, environment
+from genzoo.train.run import RunDir, RunLock, environment
+
+# how a run ends for good: resuming such a run is refused (there is nothing left to train)
+FINAL_STATUSES = ("finished", "early_stopped", "time_limit")
 
 
 @dataclass
 class TrainConfig:
     """Settings of the training loop (model hyper-parameters live in each model's config)."""
 
-    epochs: int | None = field(None, "passes over the training data (or give steps)")
-    steps: int | None = field(None, "training steps; overrides epochs")
-    batch_size: int = field(64, "images per step (per process when data-parallel)")
+    epochs: int | None = field(None, "passes over the training data (or give steps)", ge=1)
+    steps: int | None = field(None, "training steps; overrides epochs", ge=1)
+    batch_size: int = field(64, "images per step (per process when data-parallel)", ge=1)
     seed: int = field(0, "fixes data order, initialisation and sampling")
     device: str = field("auto", "auto (cuda if available), cpu, cuda, cuda:1, ...")
     precision: Literal["fp32", "bf16"] = field("fp32", "bf16 runs forward passes under autocast")
     channels_last: bool = field(True, "NHWC memory layout for conv nets (faster on CPU and GPU)")
-    log_every: int = field(50, "steps between metrics.jsonl rows")
-    eval_every: int = field(0, "steps between evaluations; 0 = every epoch (epoch runs) / at the end")
-    sample_every: int = field(0, "steps between sample grids in samples/; 0 = at the end only")
-    checkpoint_every: int = field(0, "steps between checkpoints; 0 = each epoch and every checkpoint_minutes")
-    checkpoint_minutes: float = field(2.0, "also checkpoint when this much time passed since the last one")
-    val_fraction: float = field(0.0, "hold out this fraction of the training data for evaluation")
-    early_stop_patience: int = field(0, "stop after this many evaluations without improvement (0 = off)")
+    log_every: int = field(50, "steps between metrics.jsonl rows", ge=1)
+    eval_every: int = field(0, "steps between evaluations; 0 = every epoch (epoch runs) / at the end", ge=0)
+    sample_every: int = field(0, "steps between sample grids in samples/; 0 = at the end only", ge=0)
+    checkpoint_every: int = field(0, "steps between checkpoints; 0 = each epoch and every checkpoint_minutes",
+                                 ge=0)
+    checkpoint_minutes: float = field(2.0, "also checkpoint when this much time passed since the last one",
+                                     gt=0)
+    val_fraction: float = field(0.0, "hold out this fraction of the training data for evaluation", ge=0,
+                               lt=1)
+    early_stop_patience: int = field(0, "stop after this many evaluations without improvement (0 = off)",
+                                    ge=0)
     max_minutes: float = field(0.0, "stop after this many minutes of training-step time (evaluation and sample "
-                                    "grids not counted), as if finished: a fixed compute budget (0 = off)")
-    eval_batch_size: int = field(1000, "batch size for evaluation")
-    eval_samples: int = field(2000, "generative models: samples drawn per evaluation (FID, KID, ...)")
+                                    "grids not counted), as if finished: a fixed compute budget (0 = off)", ge=0)
+    eval_batch_size: int = field(1000, "batch size for evaluation", ge=1)
+    eval_samples: int = field(2000, "generative models: samples drawn per evaluation (FID, KID, ...)",
+                              ge=2)
     eval_metrics: str = field("fid,kid,pr", "generative models: comma-separated metrics per evaluation "
                               "(fid, kid, pr, dc, is, cls, cacc, modes; see genzoo.metrics)")
-    n_samples: int = field(64, "images in each sample grid")
+    n_samples: int = field(64, "images in each sample grid", ge=1)
     progress: bool = field(True, "show a progress bar (on a terminal) or periodic lines")
     tensorboard: bool = field(True, "write TensorBoard events to tb/ when tensorboard is installed")
 
-    def validate(self) -> None:
-        if self.steps is not None and self.steps < 1:
-            raise ConfigError("steps must be at least 1")
-        if self.epochs is not None and self.epochs < 1:
-            raise ConfigError("epochs must be at least 1")
-        if self.batch_size < 1:
-            raise ConfigError("batch_size must be at least 1")
-        if not 0.0 <= self.val_fraction < 1.0:
-            raise ConfigError("val_fraction must be in [0, 1)")
-        if self.eval_samples < 2:
-            raise ConfigError("eval_samples must be at least 2")
+    def validate(self) -> None:  # the field bounds are checked by config.checked before this
         from genzoo.metrics.suite import parse_metrics
 
         parse_metrics(self.eval_metrics)
@@ -115,7 +114,7 @@ class Trainer:
                  data_args: dict[str, Any] | None = None, log=print):
         self.model = model
         self.cfg = cfg or TrainConfig()
-        self.cfg.validate()
+        checked(self.cfg)  # field bounds, then validate()
         self.data = data
         self.eval_data = eval_data
         self.eval_name = "test"
@@ -133,7 +132,14 @@ class Trainer:
         self.best: float | None = None
         self.bad_evals = 0
         self.status = "new"
+        self.saved_step: int | None = None  # step of the last checkpoint in the run folder
         self._tb = None
+        self._lock: RunLock | None = None
+        self._peeked: tuple[tuple[int, int, int], dict[str, Any]] | None = None
+        # sums and counts of the logged values since the last log row: in the checkpoint, so that a resumed
+        # run writes the same rows as an uninterrupted one
+        self._sums: dict[str, torch.Tensor] = {}
+        self._counts: dict[str, int] = {}
         if model.can_sample() and getattr(model, "eval_options", None) is None:
             from genzoo.metrics.suite import EvalOptions, parse_metrics
 
@@ -165,9 +171,12 @@ class Trainer:
             "train": to_dict(self.cfg),
         }
 
-    def _setup(self, resume: bool) -> None:
+    def _setup(self, resume: bool) -> dict[str, Any] | None:
+        """Lock and prepare the run folder; returns the checkpoint to resume from (None: start at step 0)."""
         dist.init(self.dist, self.device)
-        if not resume:
+        self._acquire_lock(resume)
+        state = self._resume_state() if resume else None
+        if state is None:
             ckpt.seed_everything(self.cfg.seed + self.dist.rank)
         self.model.to(self.device)
         if self.cfg.channels_last:
@@ -175,14 +184,25 @@ class Trainer:
         self.model.configure_optimizers(self.total_steps)
         if self.dist.enabled:
             self.model.grad_sync = dist.all_reduce_grads
-            if not resume:
+            if state is None:
                 dist.broadcast_module(self.model)
         if self.run is None or not self.dist.is_main:
-            return
+            return state
+        # temp files of writes cut short by a kill: in checkpoints/ (the trainer's alone) and of the files
+        # the trainer writes in the run folder (where other commands may be writing their own)
+        ckpt.remove_temp_files(self.run.checkpoints)
+        ckpt.remove_temp_files(self.run.path, ("config.json", "env.json", "metrics.jsonl", "metrics.json"))
         if resume:
-            env = self.run.read_json("env.json") if (self.run.path / "env.json").is_file() else {}
-            env.setdefault("resumed", []).append(environment(self.device)["started"])
+            now = environment(self.device)  # (a run killed before it wrote env.json gets it now)
+            env = self.run.read_json("env.json") if (self.run.path / "env.json").is_file() else now
+            env.setdefault("resumed", []).append(now["started"])
             self.run.write_json("env.json", env)
+            if state is None:  # stopped before its first checkpoint: its log rows are replayed
+                self.log(f"{self.run.path} has no checkpoint yet (it stopped before the first one): "
+                         "training it from step 0 with its saved config")
+                self.run.checkpoints.mkdir(parents=True, exist_ok=True)
+                self.run.samples.mkdir(parents=True, exist_ok=True)
+                self.run.truncate_metrics_log(0)
         else:
             self.run.create()
             self.run.write_json("config.json", self.run_config())
@@ -196,19 +216,73 @@ class Trainer:
                 self._tb = SummaryWriter(str(self.run.path / "tb"))
             except ImportError:  # tensorboard is optional
                 self._tb = None
+        return state
 
-    def _load_last(self) -> None:
+    def _acquire_lock(self, resume: bool) -> None:
+        """The main process locks the run folder before writing to it; every process learns if that failed."""
+        failed = None
+        if self.run is not None and self.dist.is_main:
+            lock = RunLock(self.run.path)
+            try:  # is there something to resume / room for a new run? asked under the lock, before marking it
+                lock.acquire(check=self._resume_state if resume else self.run.check_free)
+                self._lock = lock
+            except CheckpointError as e:
+                failed = e
+        if self._agree(failed is not None):
+            raise failed or CheckpointError(f"the main process cannot start training in {self.run.path} "
+                                            "(see its message)")
+
+    def _release_lock(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    def check_resumable(self) -> None:
+        """Raise if `fit(resume=True)` would have nothing to do (the run ended); reads, never writes."""
+        self._resume_state()
+
+    def _resume_state(self) -> dict[str, Any] | None:
+        """The checkpoint a resume starts from, None when the run stopped before its first checkpoint."""
         if self.run is None:
             raise CheckpointError("resume needs a run folder")
-        state = ckpt.load(self.run.last, map_location=self.device)
+        if not self.run.last.is_file():
+            if not self.run.exists():
+                raise CheckpointError(f"{self.run.path} has no run to resume (no config.json, no checkpoint); "
+                                      "start one with `genzoo train MODEL --out ...`")
+            return None
+        state = self._read_last()
         if state.get("model_name") != self.model.name:
             raise CheckpointError(f"{self.run.last} belongs to model {state.get('model_name')!r}, "
                                   f"not {self.model.name!r}")
+        t = state["trainer"]
+        # checkpoints from before statuses were saved: a run at its last step had finished
+        status = t.get("status", "finished" if t["step"] >= self.total_steps else "running")
+        if status in FINAL_STATUSES:
+            raise ConfigError(f"{self.run.path} already ended (status {status} at step {t['step']}/"
+                              f"{self.total_steps}), so there is nothing to resume; evaluate it with "
+                              f"`genzoo eval {self.run.path}`, or train longer in a new run "
+                              "(`genzoo train MODEL --steps N --out NEW_DIR`)")
+        return state
+
+    def _read_last(self) -> dict[str, Any]:
+        """Load last.pt, once: a second call reuses it while the file is the same (atomic writes make
+        every version a new inode)."""
+        st = self.run.last.stat()
+        key = (st.st_ino, st.st_mtime_ns, st.st_size)
+        if self._peeked is None or self._peeked[0] != key:
+            self._peeked = (key, ckpt.load(self.run.last, map_location=self.device))
+        return self._peeked[1]
+
+    def _restore(self, state: dict[str, Any]) -> None:
         self.model.load_training_state(state["training_state"])
         rngs = state["rng"]
         ckpt.set_rng_state(rngs[self.dist.rank] if self.dist.rank < len(rngs) else rngs[0])
         t = state["trainer"]
         self.step, self.elapsed, self.best, self.bad_evals = t["step"], t["elapsed"], t["best"], t["bad_evals"]
+        self._sums = {k: v.to(self.device) for k, v in t.get("log_sums", {}).items()}
+        self._counts = dict(t.get("log_counts", {}))
+        self.saved_step = self.step
+        self._peeked = None
         if self.dist.is_main:
             self.run.truncate_metrics_log(self.step)
 
@@ -221,13 +295,24 @@ class Trainer:
             "training_state": self.model.training_state(),
             "rng": dist.gather_objects(ckpt.rng_state()),
             "trainer": {"step": self.step, "elapsed": self.elapsed, "best": self.best,
-                        "bad_evals": self.bad_evals},
+                        "bad_evals": self.bad_evals, "status": self.status,
+                        "log_sums": {k: v.detach().cpu() for k, v in self._sums.items()},
+                        "log_counts": dict(self._counts)},
         }
 
     def save_checkpoint(self, best: bool = False) -> None:
+        self._check_weights_finite()  # a checkpoint never holds a nan: the last good one stays
         state = self._state()  # every rank takes part in gathering RNG states
         if self.run is not None and self.dist.is_main:
-            ckpt.save(state, self.run.best if best else self.run.last)
+            path = self.run.best if best else self.run.last
+            start = f"from step {self.saved_step}" if self.saved_step is not None else "from step 0"
+            try:
+                ckpt.save(state, path, then=f"continue the run {start} with `genzoo train --resume {self.run.path}`")
+            except CheckpointError:
+                self.status = "failed"
+                raise
+            if not best:
+                self.saved_step = self.step
         self._last_ckpt_time = time.monotonic()
 
     # ---- logging -------------------------------------------------------------------------------
@@ -284,18 +369,27 @@ class Trainer:
 
     # ---- the loop --------------------------------------------------------------------------------
     def fit(self, resume: bool = False, until: int | None = None) -> dict[str, Any]:
-        """Train to the end (or, with `until`, pause after that step with a checkpoint); resumable."""
-        self._setup(resume)
-        if resume:
-            self._load_last()
+        """Train to the end (or, with `until`, pause after that step with a checkpoint); resumable.
+
+        The run folder stays locked against other processes until this returns.
+        """
+        try:
+            state = self._setup(resume)
+            if state is not None:
+                self._restore(state)
+            return self._train(until, resumed=state is not None)
+        finally:
+            self._release_lock()
+
+    def _train(self, until: int | None, resumed: bool) -> dict[str, Any]:
         cfg, model, total, spe = self.cfg, self.model, self.total_steps, self.steps_per_epoch
         step_runs = cfg.steps is not None
         eval_every = cfg.eval_every or (0 if step_runs else spe)
         ckpt_every = cfg.checkpoint_every or (0 if step_runs else spe)
-        # per-key sums and counts: a key may be logged on some steps only (a GAN's generator loss
-        # with n_critic > 1), and is averaged over the steps that reported it
-        sums: dict[str, torch.Tensor] = {}
-        counts: dict[str, int] = {}
+        # per-key sums and counts since the last log row (kept in self._sums, self._counts for checkpoints):
+        # a key may be logged on some steps only (a GAN's generator loss with n_critic > 1), and is averaged
+        # over the steps that reported it
+        sums, counts = self._sums, self._counts
         images_since, t_log = 0, time.monotonic()
         self._last_ckpt_time = time.monotonic()
         last_print = 0.0
@@ -305,7 +399,7 @@ class Trainer:
         epoch, pos = divmod(self.step, spe)
         batches = self.data.batches(cfg.batch_size, cfg.seed, epoch, pos, self.dist.rank, self.dist.world_size)
         rank0_msgs = self.dist.is_main
-        if rank0_msgs and resume:
+        if rank0_msgs and resumed:
             self.log(f"resuming {model.name} at step {self.step}/{total}")
         try:
             with _StopFlag() as stop:
@@ -356,6 +450,7 @@ class Trainer:
                                               if k not in ("step", "epoch", "time_s") and not k.startswith("lr"))
                             self.log(f"step {self.step}/{total} (epoch {row['epoch']:.2f}): {shown}")
                         sums, counts, images_since, t_log = {}, {}, 0, time.monotonic()
+                        self._sums, self._counts = sums, counts
                     stop_now = self._agree(stop.requested)
                     time_up = bool(cfg.max_minutes) and self._agree(self.elapsed >= cfg.max_minutes * 60)
                     if (eval_every and self.step % eval_every == 0) or self.step == total or time_up:
@@ -382,23 +477,31 @@ class Trainer:
                         break
             if self.status == "running":
                 self.status = "finished"
-            if self.status in ("finished", "early_stopped", "time_limit"):
-                self.save_checkpoint()
-                self.write_samples(f"step-{self.step:07d}")
-                if self.dist.enabled:
-                    self._check_ranks_in_sync()
+            if self.status in FINAL_STATUSES:
+                self._finish()
         finally:
             if bar is not None:
                 bar.close()
             if self._tb is not None:
                 self._tb.close()
-        images = self.step * cfg.batch_size * self.dist.world_size
-        summary = {"status": self.status, "step": self.step, "epoch": round(self.step / spe, 4),
-                   "train_seconds": round(self.elapsed, 2), "images_per_s": round(images / max(self.elapsed, 1e-9), 1)}
-        if self.run is not None and self.dist.is_main and self.status in ("finished", "early_stopped", "time_limit"):
+        return self._summary()
+
+    def _summary(self) -> dict[str, Any]:
+        images = self.step * self.cfg.batch_size * self.dist.world_size
+        return {"status": self.status, "step": self.step, "epoch": round(self.step / self.steps_per_epoch, 4),
+                "train_seconds": round(self.elapsed, 2), "images_per_s": round(images / max(self.elapsed, 1e-9), 1)}
+
+    def _finish(self) -> None:
+        """Samples, figures, then the final checkpoint, which alone marks the run ended: a process killed
+        before it leaves a checkpoint that a resume completes (the same steps, then these writes again)."""
+        self._check_weights_finite()
+        self.write_samples(f"step-{self.step:07d}")
+        if self.dist.enabled:
+            self._check_ranks_in_sync()
+        if self.run is not None and self.dist.is_main:
             self.run.update_metrics({"train_" + k if not k.startswith("train") else k: v
-                                     for k, v in summary.items()})
-        return summary
+                                     for k, v in self._summary().items()})
+        self.save_checkpoint()
 
     def _agree(self, flag: bool) -> bool:
         """Same decision on every rank (any rank's True wins); free when not distributed."""
@@ -422,15 +525,37 @@ class Trainer:
         if not vals or torch.isfinite(torch.cat([v.cpu() for v in vals])).all():
             return
         bad = [k for k, v in out.items() if not math.isfinite(float(v))]
-        kept = ""
-        if self.run is not None and self.run.last.is_file():
-            kept = f" The last good checkpoint is kept: {self.run.last} (resume with `genzoo train --resume " \
-                   f"{self.run.path}` after lowering the learning rate)."
+        self._diverged(f"{', '.join(bad)} became {float(out[bad[0]])} at step {self.step}")
+
+    def _check_weights_finite(self) -> None:
+        """Parameters, buffers and optimizer state all finite (on GPU the loss is checked only every
+        log_every steps, so this is what keeps a nan out of a checkpoint)."""
+        named = [*self.model.named_parameters(), *self.model.named_buffers()]
+        for opt_name, opt in self.model.optimizers.items():
+            named += [(f"optimizer {opt_name} state", t) for st in opt.state.values() for t in st.values()
+                      if isinstance(t, torch.Tensor)]
+        named = [(n, t) for n, t in named if t.is_floating_point() and t.numel()]
+        flags = [torch.isfinite(t).all() for _, t in named]
+        ok = torch.stack(flags).tolist() if flags else []  # one device sync for all tensors
+        if not self._agree(not all(ok)):
+            return
+        bad = list(dict.fromkeys(n for (n, _), good in zip(named, ok) if not good))
+        shown = ", ".join(bad[:3]) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
+        self._diverged(f"{shown} became nan/inf at step {self.step}")
+
+    def _diverged(self, what: str) -> None:
+        """Stop for good: say what became non-finite, what was kept, and what to do (the advice must hold:
+        a resume takes the saved config and replays the same steps)."""
         self.status = "diverged"
         if self.run is not None and self.dist.is_main:
             self.run.update_metrics({"train_status": "diverged", "train_step": self.step})
-        raise TrainingError(f"{', '.join(bad)} became {float(out[bad[0]])} at step {self.step}: training "
-                            f"diverged, so it was stopped.{kept} Try a lower learning rate (--lr).")
+        if self.run is not None and self.saved_step is not None:
+            kept = (f" The last good checkpoint is kept: {self.run.last} (step {self.saved_step}); resuming it "
+                    "replays the same steps with the saved config and would most likely diverge again, so")
+        else:
+            kept = " No checkpoint was written, so"
+        raise TrainingError(f"{what}: training diverged, so it was stopped.{kept} start a new run with a lower "
+                            "learning rate (--lr).")
 
     def _eval_and_track(self, verbose: bool, final: bool) -> bool:
         """Evaluate, log, keep best.pt; returns True when early stopping says stop."""

@@ -1,6 +1,7 @@
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -157,13 +158,16 @@ def test_ctrl_c_saves_and_resumes(tmp_path):
     assert "Traceback" not in err and "genzoo train --resume" in out
     step = load_ckpt(tmp_path / "c/checkpoints/last.pt")["step"]
     assert 0 < step < 400
-    r = run_cli("train", "--resume", str(tmp_path / "c"), "--quiet", check=True)
+    r = run_cli("train", "--resume", str(tmp_path / "c"), "--quiet", env={"OMP_NUM_THREADS": "1"}, check=True)
     assert load_ckpt(tmp_path / "c/checkpoints/last.pt")["step"] == 400, r.stdout
 
 
 def test_torchrun_data_parallel_gloo(tmp_path):
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", "29517",
+    with socket.socket() as sock:  # a free port: a fixed one clashed with another job on a shared machine
+        sock.bind(("127.0.0.1", 0))
+        port = str(sock.getsockname()[1])
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", port,
            "-m", "genzoo", "train", "classifier", "--steps", "12", "--batch-size", "16", "--out",
            str(tmp_path / "ddp"), "--precision", "fp32", "--set", "width=4", "data.limit=640",
            "train.log_every=4"]
