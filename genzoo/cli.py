@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import math
 import os
 import sys
 import textwrap
 from pathlib import Path
 from typing import Any
 
-from genzoo.errors import ConfigError, GenzooError
+from genzoo.errors import ConfigError, GenzooError, SplitUnavailable
 
 EPILOG_MAIN = """\
 examples:
@@ -32,11 +33,61 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
     pass
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument error is a ConfigError: `main` prints it as one line and exits with status 2."""
+
+    def error(self, message: str):
+        raise ConfigError(f"{message} (see {self.prog} --help)")
+
+
+# ---- argument types: a bad value is an argparse error that names the argument ------------------
+def _count(text: str) -> int:
+    """A whole number >= 1 (steps, sizes, sample counts)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _positive(text: str) -> float:
+    """A finite number > 0 (learning rates, timeouts)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid number: {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number greater than 0, got {text!r}")
+    return value
+
+
+def _device_problem(name: str) -> str | None:
+    """What is wrong with a device name (None for auto and the names torch understands: cpu, cuda:1, ...)."""
+    import torch
+
+    if name == "auto":
+        return None
+    try:
+        torch.device(name)
+    except RuntimeError:
+        return f"unknown device {name!r}; use auto, cpu, cuda, cuda:N or mps"
+    return None
+
+
+def _device(text: str) -> str:
+    problem = _device_problem(text)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
+    return text
+
+
 def _parser() -> argparse.ArgumentParser:
     import genzoo
 
-    p = argparse.ArgumentParser(prog="genzoo", formatter_class=_Formatter, epilog=EPILOG_MAIN,
-                                description="Train, sample and evaluate classic deep image models.")
+    p = _Parser(prog="genzoo", formatter_class=_Formatter, epilog=EPILOG_MAIN,
+                description="Train, sample and evaluate classic deep image models.")
     p.add_argument("--version", action="version", version=f"genzoo {genzoo.__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -64,12 +115,12 @@ def _parser() -> argparse.ArgumentParser:
     pt.add_argument("--data", help="dataset name (default: the embedded mnist-mini; see `genzoo data list`)")
     pt.add_argument("--data-dir", help="folder holding the dataset files (or set GENZOO_DATA_DIR)")
     g = pt.add_mutually_exclusive_group()
-    g.add_argument("--epochs", type=int, help="passes over the training data")
-    g.add_argument("--steps", type=int, help="training steps")
-    pt.add_argument("--batch-size", type=int)
-    pt.add_argument("--lr", type=float, help="learning rate (sets the model's lr key(s))")
+    g.add_argument("--epochs", type=_count, help="passes over the training data")
+    g.add_argument("--steps", type=_count, help="training steps")
+    pt.add_argument("--batch-size", type=_count)
+    pt.add_argument("--lr", type=_positive, help="learning rate (sets the model's lr key(s))")
     pt.add_argument("--seed", type=int, help="random seed (default 0)")
-    pt.add_argument("--device", help="auto, cpu, cuda, cuda:1 ...")
+    pt.add_argument("--device", type=_device, help="auto, cpu, cuda, cuda:1 ...")
     pt.add_argument("--precision", choices=["fp32", "bf16"])
     pt.add_argument("--out", metavar="RUN_DIR", help="run folder (default runs/<model>-<data>-<time>)")
     pt.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", help="config overrides")
@@ -95,11 +146,11 @@ def _parser() -> argparse.ArgumentParser:
     pe.add_argument("--which", choices=["best", "last"], default="best", help="checkpoint (best falls back to last)")
     pe.add_argument("--split", help="real split to compare with (default test; 'all' for folders)")
     pe.add_argument("--data-dir", help="where the dataset lives now, if it moved since training")
-    pe.add_argument("--batch-size", type=int, default=500)
-    pe.add_argument("--device", default="auto")
-    pe.add_argument("--n", type=int, default=10000, help="generative models: samples per seed (default 10000)")
+    pe.add_argument("--batch-size", type=_count, default=500)
+    pe.add_argument("--device", type=_device, default="auto")
+    pe.add_argument("--n", type=_count, default=10000, help="generative models: samples per seed (default 10000)")
     pe.add_argument("--metrics", help="comma-separated metrics (default: all that apply)")
-    pe.add_argument("--seeds", type=int, default=1, help="sample seeds; figures are mean +/- std over them")
+    pe.add_argument("--seeds", type=_count, default=1, help="sample seeds; figures are mean +/- std over them")
     pe.add_argument("--seed", type=int, default=0, help="first sample seed")
     pe.add_argument("--features", default="auto",
                     help="auto (the dataset's classifier), mnist, stacked-mnist, fashion-mnist, cifar10, "
@@ -107,7 +158,7 @@ def _parser() -> argparse.ArgumentParser:
     pe.add_argument("--real", metavar="DATASET|DIR", help="real images: a dataset name or an image folder")
     pe.add_argument("--fake", metavar="DIR", help="generated images: a folder (class subfolders = requested labels)")
     pe.add_argument("--out", help="with --fake: JSON file to write (default FAKE_DIR/metrics.json)")
-    pe.add_argument("--k", type=int, help="importance samples for a likelihood model's log-likelihood estimate "
+    pe.add_argument("--k", type=_count, help="importance samples for a likelihood model's log-likelihood estimate "
                     "(the published VAE/IWAE figures use 5000; default: the model's eval_k)")
     pe.set_defaults(func=cmd_eval)
 
@@ -117,13 +168,13 @@ def _parser() -> argparse.ArgumentParser:
                         epilog="examples:\n  genzoo sample runs/dcgan-mnist-mini-20260101-1200 --n 64 --out grid.png\n"
                                "  genzoo sample RUN --n 10000 --out-dir samples/  (one PNG per image)")
     ps.add_argument("run", help="run folder")
-    ps.add_argument("--n", type=int, default=64, help="number of samples")
+    ps.add_argument("--n", type=_count, default=64, help="number of samples")
     ps.add_argument("--out", help="grid PNG path (default RUN/samples/sample.png)")
     ps.add_argument("--out-dir", help="write one PNG per sample into this folder")
     ps.add_argument("--seed", type=int, default=0)
     ps.add_argument("--which", choices=["best", "last"], default="last")
     ps.add_argument("--labels", help="comma-separated class labels for conditional models")
-    ps.add_argument("--device", default="auto")
+    ps.add_argument("--device", type=_device, default="auto")
     views = ps.add_argument_group("views (one at a time)").add_mutually_exclusive_group()
     views.add_argument("--interpolate", action="store_true", help="rows interpolating between random latents")
     views.add_argument("--arithmetic", metavar="SPEC", help="latent vector arithmetic (see the model family docs)")
@@ -135,7 +186,7 @@ def _parser() -> argparse.ArgumentParser:
     views.add_argument("--manifold", action="store_true", help="2-D latent manifold grid")
     views.add_argument("--reconstruct", action="store_true", help="test images and their reconstructions")
     views.add_argument("--scatter", action="store_true", help="test-set codes in 2-D, coloured by class")
-    ps.add_argument("--steps", type=int, default=10, help="interpolation / sweep steps per row")
+    ps.add_argument("--steps", type=_count, default=10, help="interpolation / sweep steps per row")
     ps.add_argument("--slerp", action="store_true", help="spherical instead of linear interpolation")
     ps.add_argument("--classifier", metavar="RUN_DIR", help="a trained classifier run (to pick samples by class)")
     ps.set_defaults(func=cmd_sample)
@@ -161,7 +212,7 @@ def _parser() -> argparse.ArgumentParser:
                                 "  genzoo data fetch celeba   (checks and unpacks files downloaded by hand)")
     d3.add_argument("name")
     d3.add_argument("--data-dir")
-    d3.add_argument("--timeout", type=float, default=60.0)
+    d3.add_argument("--timeout", type=_positive, default=60.0, help="seconds to wait for a server")
     d3.set_defaults(func=cmd_data_fetch)
     pd.set_defaults(func=lambda a: (pd.print_help(), 0)[1])
     return p
@@ -234,14 +285,15 @@ def _load_split(data_args: dict[str, Any], split: str, data_dir: str | None = No
 
 
 def _eval_split(data_args: dict[str, Any]):
-    """The test split where the dataset has one (None otherwise)."""
+    """The test split where the dataset has one (None otherwise, or where this copy holds none); a damaged
+    test split is an error, not a run without evaluation."""
     from genzoo.data import info
 
     if "test" not in info(data_args["name"]).splits:
         return None
     try:
         return _load_split(data_args, "test")
-    except GenzooError:
+    except SplitUnavailable:
         return None
 
 
@@ -297,8 +349,6 @@ def cmd_train(args) -> int:
             tcfg = replace(tcfg, {"device": args.device})
         if args.quiet:
             tcfg = replace(tcfg, {"progress": False})
-        if not run.last.is_file():
-            raise ConfigError(f"{run.path} has no checkpoint to resume from (checkpoints/last.pt)")
         data_args = saved["data"]
         if args.data_dir:
             data_args = {**data_args, "data_dir": args.data_dir}
@@ -308,9 +358,12 @@ def cmd_train(args) -> int:
         if DataSpec.from_dict(saved["data_spec"]).shape != data.spec.shape:
             raise ConfigError(f"the data now loaded has shape {data.spec.shape}, but {run.path} was trained "
                               f"on {tuple(saved['data_spec'].values())[:3]}")
-        model = registry.build(entry.name, data.spec, config=from_dict(entry.config_cls, saved["model_config"]))
+        # seeded as a new run: a run killed before its first checkpoint starts again from step 0, identically
+        model = registry.build(entry.name, data.spec, config=from_dict(entry.config_cls, saved["model_config"]),
+                               seed=tcfg.seed)
         trainer = Trainer(model, data, tcfg, run_dir=run.path, eval_data=_eval_split(data_args),
                           data_args=data_args, log=_print)
+        trainer.check_resumable()  # an ended run is refused before anything is written, the lock included
         summary = trainer.fit(resume=True)
         return _finish(trainer, summary)
 
@@ -334,6 +387,8 @@ def cmd_train(args) -> int:
     tcfg = replace(TrainConfig(), train_settings, what="trainer")
     if tcfg.epochs is None and tcfg.steps is None:
         tcfg = replace(tcfg, {"epochs": 1})
+    if problem := _device_problem(tcfg.device):  # --set train.device=... (--device is checked by the parser)
+        raise ConfigError(f"train.device: {problem}")
 
     from genzoo.config import coerce
     from genzoo.data import DEFAULT_DATASET
@@ -382,12 +437,15 @@ def cmd_eval(args) -> int:
         return _eval_folder(args)
     if not args.run:
         raise ConfigError("give a run folder (genzoo eval RUN_DIR), or --real DATASET|DIR and --fake DIR")
+    from genzoo.metrics import EvalOptions, parse_metrics
     from genzoo.train import RunDir, load_model
 
+    metrics = parse_metrics(args.metrics)
     run = RunDir(args.run)
     device = _resolve_device(args.device)
     model = load_model(run.path, which=args.which, device=device)
     saved = run.read_config()
+    run.read_metrics()  # a damaged metrics.json fails now, not after the evaluation
     split = args.split or "test"
     data = _load_split(saved["data"], split, args.data_dir)
     kwargs = {}
@@ -396,8 +454,6 @@ def cmd_eval(args) -> int:
 
         if "k" not in inspect.signature(model.evaluate).parameters:
             raise ConfigError(f"--k is for likelihood models (vae, iwae, cvae); {saved['model']} takes no k")
-        if args.k < 1:
-            raise ConfigError("--k must be at least 1")
         kwargs["k"] = args.k
     if not model.can_sample():
         res = model.evaluate(data, batch_size=args.batch_size, **kwargs)
@@ -411,9 +467,6 @@ def cmd_eval(args) -> int:
         return 0
     # a generative model: its own figures (e.g. a VAE's ELBO) and sample quality against the real split
     # (keys fid, kid, ...)
-    from genzoo.metrics import EvalOptions, parse_metrics
-
-    metrics = parse_metrics(args.metrics)
     train = None
     if metrics is None or "nn" in metrics:
         train = _train_split_for_nn(saved["data"], split, args.data_dir, required=metrics is not None)
@@ -448,7 +501,7 @@ def _eval_folder(args) -> int:
     """genzoo eval --real DATASET|DIR --fake DIR: score any folder of generated images."""
     import json
 
-    from genzoo.data import info, load
+    from genzoo.data import load
     from genzoo.data.folder import load_folder
     from genzoo.metrics import evaluate_images, parse_metrics
 
@@ -459,7 +512,7 @@ def _eval_folder(args) -> int:
     name = args.real
     if Path(name).expanduser().is_dir():
         name = "folder:" + str(Path(name).expanduser())
-    split = args.split or ("test" if "test" in info(name).splits else "all")
+    split = args.split or ("all" if name.startswith("folder:") else "test")
     real = load(name, split=split, data_dir=args.data_dir)
     channels, h, w = real.shape
     x, y, class_names = load_folder(Path(args.fake).expanduser(), channels=channels)
@@ -539,8 +592,6 @@ def cmd_sample(args) -> int:
 
     run = RunDir(args.run)
     model = load_model(run.path, which=args.which, device=_resolve_device(args.device))
-    if args.n < 1:
-        raise ConfigError("--n must be at least 1")
     g = torch.Generator().manual_seed(args.seed)
     view = next((v for v in sampling.VIEWS if getattr(args, v) not in (None, False)), None)
     if not model.can_sample() and view not in sampling.ENCODER_VIEWS:
@@ -590,9 +641,7 @@ def cmd_data_info(args) -> int:
     for split in ds.splits:
         try:
             d = load(args.name, split=split, data_dir=args.data_dir)
-        except GenzooError as e:
-            if split == ds.splits[0]:
-                raise
+        except SplitUnavailable as e:  # absent from this copy (damaged files are an error)
             print(f"  {split}: unavailable ({e})")
             continue
         x = d.images.float()
@@ -616,16 +665,22 @@ def cmd_data_fetch(args) -> int:
     return 0
 
 
+def _one_line(e: GenzooError) -> str:
+    """The message on one line (a message quoting a multi-line library error is joined with '; ')."""
+    lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+    return "; ".join(lines) or type(e).__name__
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return 0
     try:
+        args = parser.parse_args(argv)
+        if not getattr(args, "func", None):
+            parser.print_help()
+            return 0
         return int(args.func(args) or 0)
     except GenzooError as e:
-        print(f"genzoo: error: {e}", file=sys.stderr)
+        print(f"genzoo: error: {_one_line(e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("genzoo: interrupted", file=sys.stderr)
