@@ -12,6 +12,7 @@ from genzoo.data.imageset import DataSpec
 from genzoo.errors import ConfigError
 from genzoo.sampling import VIEWS, parse_arithmetic, slerp
 from genzoo.train import TrainConfig, Trainer
+from tests.learning import SEED, record
 
 
 class Recorder:
@@ -89,20 +90,23 @@ class Lookup(Recorder):
         return self.data.images[z[:, 0].round().long()].float() / 127.5 - 1
 
 
+@pytest.mark.learning
 def test_arithmetic_by_class_uses_the_classifier(mini, tmp_path):
-    clf = genzoo.build("classifier", mini.spec, width=4)
-    cfg = TrainConfig(steps=60, batch_size=64, progress=False, precision="fp32")
-    Trainer(clf, mini.take(2000), cfg, run_dir=tmp_path / "clf").fit()
+    # a classifier good enough that the samples it is surest of are right (~96% test accuracy; with width 4
+    # and 60 steps, ~90%, a confidently wrong pick happened for 1 seed in 3)
+    clf = genzoo.build("classifier", mini.spec, width=8, seed=SEED)
+    cfg = TrainConfig(steps=150, batch_size=64, progress=False, precision="fp32", seed=SEED)
+    Trainer(clf, mini.take(3000), cfg, run_dir=tmp_path / "clf").fit()
     model = Lookup(mini.take(3000))
     x, nrow = VIEWS["arithmetic"](model, args(arithmetic="1-2+3", classifier=str(tmp_path / "clf")),
                                   torch.Generator().manual_seed(0))
     assert nrow == 4 and x.shape == (16, 1, 28, 28)
     # each group's 3 samples are images of its class (found back by pixel equality)
     index = {tuple(img.flatten().tolist()): int(y) for img, y in zip(model.data.images, model.data.labels)}
-    for row, c in zip(range(3), (1, 2, 3)):
-        for img in x[row * 4: row * 4 + 3]:
-            key = tuple(((img + 1) * 127.5).round().to(torch.uint8).flatten().tolist())
-            assert index[key] == c
+    picked = [(index[tuple(((img + 1) * 127.5).round().to(torch.uint8).flatten().tolist())], c)
+              for row, c in zip(range(3), (1, 2, 3)) for img in x[row * 4: row * 4 + 3]]
+    record(picked_right=sum(a == c for a, c in picked) / len(picked))
+    assert all(a == c for a, c in picked), picked  # measured: all 9 right for every seed and kernel setting
     with pytest.raises(ConfigError, match="one class number"):
         VIEWS["arithmetic"](model, args(arithmetic="1,2", classifier=str(tmp_path / "clf")), torch.Generator())
 

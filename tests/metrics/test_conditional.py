@@ -16,6 +16,7 @@ from genzoo.metrics.conditional import (
 )
 from genzoo.metrics.fid import frechet_distance, gaussian_stats
 from genzoo.metrics.suite import aggregate
+from tests.learning import SEED, record
 
 
 def test_per_class_accuracy_by_hand():
@@ -74,19 +75,20 @@ def test_aggregate_averages_per_class_lists():
     assert out["fid_per_class"] == [2.0, 4.0] and out["fid"] == 3.0
 
 
+@pytest.mark.learning
 def test_attribute_classifier_run_is_a_judge(tmp_path, mini_test):
     from genzoo import registry
     from genzoo.metrics.conditional import attribute_judge
     from genzoo.train import TrainConfig, Trainer
 
     train, test = load("mnist-mini-attrs").take(3000), load("mnist-mini-attrs", "test").take(500)
-    torch.manual_seed(0)
-    model = registry.build("classifier", train.spec, {"target": "attrs", "width": 8})
+    model = registry.build("classifier", train.spec, {"target": "attrs", "width": 8}, seed=SEED)
     assert model.net.head.out_features == 3
-    Trainer(model, train, TrainConfig(epochs=1, batch_size=64, progress=False), run_dir=tmp_path / "clf",
+    Trainer(model, train, TrainConfig(epochs=1, batch_size=64, progress=False, seed=SEED), run_dir=tmp_path / "clf",
             eval_data=test, data_args={"name": "mnist-mini-attrs"}).fit()
     res = model.evaluate(test)
-    # majority guess per attribute: 0.54
+    record(accuracy=res["accuracy"])
+    # majority guess per attribute: 0.54; measured 0.825..0.918
     assert res["accuracy"] > 0.75 and set(res["per_attribute_accuracy"]) == set(test.attr_names)
     judge = attribute_judge("celeba", ("closed_loop", "even"), features=str(tmp_path / "clf"))
     per, _, _ = attribute_accuracy(judge(test.images), test.attrs[:, [2, 0]])

@@ -146,7 +146,7 @@ def test_a_classifier_run_as_feature_net(tmp_path, mini, mini_test):
     from genzoo.train import TrainConfig, Trainer
 
     data = mini.take(1000)
-    model = genzoo.build("classifier", data.spec, width=4)
+    model = genzoo.build("classifier", data.spec, width=4, seed=0)
     Trainer(model, data, TrainConfig(steps=20, batch_size=50, progress=False), run_dir=tmp_path / "clf").fit()
     net = resolve(str(tmp_path / "clf"))
     assert net.num_classes == 10 and net(mini_test.images[:5]).features.shape == (5, 16)

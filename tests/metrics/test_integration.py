@@ -21,7 +21,7 @@ from tests.data.test_idx import write_mnist_like
 
 @dataclass
 class MeanImageConfig:
-    lr: float = field(0.1, "learning rate")
+    lr: float = field(0.1, "learning rate", gt=0)
 
 
 class MeanImage(Model):

@@ -14,31 +14,40 @@ from genzoo.errors import ConfigError
 from genzoo.models.vae import binarize_fixed, burda_schedule
 from genzoo.train import TrainConfig, Trainer
 from tests.conftest import shared_path
+from tests.learning import SEED, record
 
 
 def fit(model, data, steps, bs=100):
-    Trainer(model, data, TrainConfig(steps=steps, batch_size=bs, progress=False)).fit()
+    Trainer(model, data, TrainConfig(steps=steps, batch_size=bs, progress=False, seed=SEED)).fit()
     return model
 
 
+@pytest.mark.learning
 def test_vae_learns_mnist_mini(mini, mini_test):
     test = mini_test.take(300)
-    model = genzoo.build("vae", mini.spec, eval_k=20, schedule="constant")
+    model = genzoo.build("vae", mini.spec, eval_k=20, schedule="constant", seed=SEED)
     before = model.evaluate(test)
     fit(model, mini.take(3000), 150)
     after = model.evaluate(test)
-    # an untrained decoder gives ~ -545 nats (logits near 0: 784 ln 2); a little training halves it
-    assert before["elbo"] < -500 and after["elbo"] > -230, (before["elbo"], after["elbo"])
+    record(before=before["elbo"], gain=after["elbo"] - before["elbo"], kl=after["kl"])
+    # an untrained decoder gives ~ -545 nats (logits near 0: 784 ln 2); 150 steps gain 339.5..343 nats
+    # (measured; the ELBO itself ended at -206.6..-202.9)
+    assert before["elbo"] < -500 and after["elbo"] > before["elbo"] + 250, (before["elbo"], after["elbo"])
     assert after["elbo"] <= after["log_likelihood"] <= 0
-    assert after["kl"] > 1  # the latent is used
-    assert_close(after["elbo"], after["recon_log_likelihood"] - after["kl"])
+    assert after["kl"] > 1  # the latent is used (measured 3.0..6.8 nats)
+    # float32 sums: equal to ~1e-7 relative (one seed differed by 1.2e-7, beyond the float64 default)
+    assert_close(after["elbo"], after["recon_log_likelihood"] - after["kl"], rtol=1e-5, atol=0)
     assert model.evaluate(test) == after  # evaluation is seeded: repeatable
 
 
+@pytest.mark.learning
 def test_bounds_are_ordered_against_exact_log_likelihood(mini, mini_test):
     """With a 1-D latent, log p(x) = log of an integral computed by quadrature; then
-    ELBO <= L_5 <= L_50 <= log p(x), and the k=1000 importance-sampled estimate is close to it."""
-    model = fit(genzoo.build("vae", mini.spec, latent_dim=1, hidden=(64,), schedule="constant"),
+    ELBO <= L_5 <= L_50 <= log p(x) in expectation, and the k=1000 importance-sampled estimate is close to it.
+
+    The bounds are Monte Carlo estimates: where the posterior fits well the gaps shrink to ~0.001 nats and one
+    seed's L_50 estimate came out 0.002 above log p(x), so each comparison allows MC = 0.01 nats."""
+    model = fit(genzoo.build("vae", mini.spec, latent_dim=1, hidden=(64,), schedule="constant", seed=SEED),
                 mini.take(3000), 300).eval()
     x = model.prepare(model.eval_images(mini_test.take(100)))
     x_flat = x.flatten(1)
@@ -51,23 +60,34 @@ def test_bounds_are_ordered_against_exact_log_likelihood(mini, mini_test):
         g = torch.Generator().manual_seed(0)
         elbo = model.elbo_terms(x_flat, None, 1, g)[0].mean()
         bounds = [model.log_likelihood(x, k, generator=g).mean() for k in (5, 50, 1000)]
-    assert elbo < bounds[0] < bounds[1] < exact, (elbo, bounds, exact)
-    assert bounds[2] < exact + 0.01
+    record(gap_5=bounds[0] - elbo, gap_50=bounds[1] - bounds[0], gap_exact=exact - bounds[1],
+           err_1000=bounds[2] - exact)
+    MC = 0.01  # gaps measured: L5 - ELBO 0.026..0.43, L50 - L5 0.0009..0.23, log p - L50 -0.002..0.042
+    assert elbo < bounds[0] + MC and bounds[0] < bounds[1] + MC and bounds[1] < exact + MC, (elbo, bounds, exact)
+    assert bounds[2] < exact + MC
     assert_close(bounds[2], exact, atol=0.05, rtol=0)
 
 
+@pytest.mark.learning
 def test_iwae_trains_on_its_bound(mini, mini_test):
-    model = genzoo.build("iwae", mini.spec, k=5, eval_k=20, schedule="constant")
+    model = genzoo.build("iwae", mini.spec, k=5, eval_k=20, schedule="constant", seed=SEED)
     assert model.cfg.objective == "iwae"
+    before = model.evaluate(mini_test.take(300))
     fit(model, mini.take(3000), 150)
     res = model.evaluate(mini_test.take(300))
-    assert res["elbo"] > -230
+    record(before_bound=before["iwae_bound_k5"], gain=res["iwae_bound_k5"] - before["iwae_bound_k5"],
+           elbo=res["elbo"], log_likelihood=res["log_likelihood"])
+    # the bound it trains on rises 347..351 nats in 150 steps (measured). Its ELBO is not what it optimises
+    # and wanders (measured -316..-214; -262.7 on a Xeon): it is only checked to stay below the bound.
+    assert res["iwae_bound_k5"] > before["iwae_bound_k5"] + 250
     assert res["elbo"] < res["iwae_bound_k5"] <= res["log_likelihood"]
 
 
+@pytest.mark.learning
 def test_cvae_samples_follow_labels(mini, mini_test):
     data = mini.take(4000)
-    model = fit(genzoo.build("cvae", mini.spec, latent_dim=10, eval_k=10, schedule="constant"), data, 600).eval()
+    model = fit(genzoo.build("cvae", mini.spec, latent_dim=10, eval_k=10, schedule="constant", seed=SEED), data,
+                600).eval()
     assert model.conditional
     g = torch.Generator().manual_seed(0)
     labels = torch.arange(200) % 10
@@ -76,13 +96,14 @@ def test_cvae_samples_follow_labels(mini, mini_test):
     # each sample is nearest to the mean training image of the class it was asked for (chance: 10%)
     means = torch.stack([model.prepare(data.images[data.labels == c]).mean(0) for c in range(10)]).flatten(1)
     nearest = torch.cdist(samples.flatten(1), means).argmin(1)
-    assert (nearest == labels).float().mean() > 0.4  # 0.55 measured after 600 steps
-    # log p(x | true label) beats log p(x | wrong label) on test digits
     test = mini_test.take(200)
     x = model.prepare(model.eval_images(test))
     right = model.log_likelihood(x, 20, labels=test.labels, generator=g).mean()
     wrong = model.log_likelihood(x, 20, labels=(test.labels + 1) % 10, generator=g).mean()
-    assert right > wrong + 5, (right, wrong)
+    record(nearest_is_label=(nearest == labels).float().mean(), right_minus_wrong=right - wrong)
+    assert (nearest == labels).float().mean() > 0.4  # measured 0.525..0.645
+    # log p(x | true label) beats log p(x | wrong label) on test digits
+    assert right > wrong + 5, (right, wrong)  # measured 13.8..22.2 nats apart
 
 
 def test_cvae_needs_labels():
@@ -121,19 +142,21 @@ def test_config_errors(mini):
         model.sample(4, labels=torch.zeros(4, dtype=torch.long))
 
 
+@pytest.mark.learning
 def test_gaussian_decoder_learns_frey_faces():
     from genzoo.data import load
 
     root = shared_path("frey-faces")
     train, test = load("frey", data_dir=root.parent), load("frey", split="test", data_dir=root.parent)
-    model = genzoo.build("vae-frey", train.spec, eval_k=20)
+    model = genzoo.build("vae-frey", train.spec, eval_k=20, seed=SEED)
     assert model.latent_dim == 2 and model.cfg.decoder == "gaussian"
     before = model.evaluate(test)
     fit(model, train, 300)
     after = model.evaluate(test)
+    record(elbo_gain=after["elbo"] - before["elbo"], mse_ratio=after["mse"] / before["mse"])
     # continuous pixels: densities, so log-likelihoods can be positive; the mse shows it reconstructs
-    assert after["elbo"] > before["elbo"] + 300, (before["elbo"], after["elbo"])
-    assert after["mse"] < 0.5 * before["mse"]
+    assert after["elbo"] > before["elbo"] + 300, (before["elbo"], after["elbo"])  # measured +1191..+1212
+    assert after["mse"] < 0.5 * before["mse"]  # measured 0.178..0.195
     g = torch.Generator().manual_seed(0)
     samples = model.sample(16, generator=g)
     assert samples.shape == (16, 1, 28, 20) and float(samples.std(0).mean()) > 0.01  # not one face

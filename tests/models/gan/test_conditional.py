@@ -13,6 +13,7 @@ from genzoo.errors import ConfigError
 from genzoo.models.gan.conditional import ConditionalBatchNorm, ConditionalGenerator, conditional_batchnorm
 from genzoo.train import TrainConfig, Trainer
 from tests.conftest import shared_path
+from tests.learning import SEED, record
 
 TINY = {"g_width": 8, "d_width": 8, "z_dim": 16}
 CLASS_MODELS = ["cgan", "cdcgan", "acgan", "projection"]
@@ -21,15 +22,16 @@ CLASS_MODELS = ["cgan", "cdcgan", "acgan", "projection"]
 def fit(model, data, steps, batch_size=32):
     rows = []
     trainer = Trainer(model, data, TrainConfig(steps=steps, batch_size=batch_size, progress=False, precision="fp32",
-                                               log_every=1))
+                                               log_every=1, seed=SEED))
     trainer._write_row = rows.append  # collect the logged rows without a run folder
     trainer.fit()
     return rows
 
 
+@pytest.mark.learning
 @pytest.mark.parametrize("name", CLASS_MODELS + ["attr-gan"])
 def test_each_model_learns_and_its_condition_changes_the_samples(name, mini):
-    torch.manual_seed(0)
+    torch.manual_seed(SEED)
     data = load("mnist-mini-attrs").take(320) if name == "attr-gan" else mini.take(320)
     model = genzoo.build(name, data.spec, **TINY)
     g0 = [p.detach().clone() for p in model.G.parameters()]
@@ -45,19 +47,24 @@ def test_each_model_learns_and_its_condition_changes_the_samples(name, mini):
     assert any(not torch.equal(a, b) for a, b in zip(g0, model.G.parameters()))
     # the same latents with two different conditions give different images, more so after training
     xa, xb = model.decode(z, a), model.decode(z, b)
+    record(before=before, after=(xa - xb).abs().mean())
+    # after / before measured 2.3..2.5x (projection: 0 before, 7.5e-5..1.2e-4 after)
     assert xa.shape == (4, 1, 28, 28) and (xa - xb).abs().mean() > max(before, 1e-6)
     assert torch.equal(model.decode(z, a), xa)  # deterministic given (z, condition)
 
 
+@pytest.mark.learning
 @pytest.mark.parametrize("name, at_least", [("acgan", 0.5), ("cdcgan", 0.15)])
 def test_samples_show_the_requested_digit_after_a_short_run(name, at_least, mini, mini_test):
     from genzoo.metrics import evaluate_model
 
-    torch.manual_seed(0)
+    torch.manual_seed(SEED)
     model = genzoo.build(name, mini.spec, g_width=16, d_width=16, z_dim=16, lr_g=1e-3, lr_d=1e-3)
     fit(model, mini, 300)
     res = evaluate_model(model, mini_test, n=500, metrics="cacc")
-    assert res["cond_accuracy"] > at_least  # chance: 0.1 (the shipped MNIST classifier reads the samples)
+    record(cond_accuracy=res["cond_accuracy"])
+    # chance: 0.1 (the shipped MNIST classifier reads the samples); measured acgan 0.712..0.922, cdcgan 0.218..0.358
+    assert res["cond_accuracy"] > at_least
 
 
 def test_sampling_contract_and_defaults():
@@ -85,13 +92,15 @@ def test_cgan_feeds_the_label_to_both_networks():
     assert cd.D.body[0].in_channels == 11
 
 
+@pytest.mark.learning
 def test_acgan_class_head_learns_above_chance(mini):
-    torch.manual_seed(0)
+    torch.manual_seed(SEED)
     model = genzoo.build("acgan", mini.spec, **TINY)
     assert model.D.head.out_features == 1 + 10
     rows = fit(model, mini.take(2048), 60)
     first, last = rows[0]["d_class_acc"], sum(r["d_class_acc"] for r in rows[-10:]) / 10
-    assert first < 0.3 and last > 0.5  # chance is 0.1
+    record(first=first, last=last)
+    assert first < 0.3 and last > 0.5  # chance is 0.1; measured 0.06..0.19, 0.581..0.609
 
 
 def test_acgan_losses_are_the_class_cross_entropies():
@@ -159,15 +168,18 @@ def test_attr_gan_config_errors():
         model.sample(2, labels=torch.zeros(2, dtype=torch.long))
 
 
+@pytest.mark.learning
 def test_attr_gan_learns_the_joint_and_its_classifier_learns():
-    torch.manual_seed(0)
+    torch.manual_seed(SEED)
     data = load("mnist-mini-attrs")
     model = genzoo.build("attr-gan", data.spec, **TINY)
     rows = fit(model, data.take(4096), 120)
     assert model.attr_counts.sum() == 120 * 32
-    assert sum(r["c_acc"] for r in rows[-10:]) / 10 > 0.7 and rows[0]["c_acc"] < 0.7
     test = load("mnist-mini-attrs", "test")
-    assert model.classifier_accuracy(test) > 0.7
+    last, first, test_acc = sum(r["c_acc"] for r in rows[-10:]) / 10, rows[0]["c_acc"], model.classifier_accuracy(test)
+    record(first=first, last=last, test_accuracy=test_acc)
+    assert last > 0.7 and first < 0.7  # measured 0.767..0.805, 0.521..0.635
+    assert test_acc > 0.7  # measured 0.7445..0.749 (majority guess per attribute: 0.54)
     # combinations never seen in training (odd, below 5, with a loop) are never drawn
     g = torch.Generator().manual_seed(0)
     drawn = model.sample_attrs(500, generator=g)

