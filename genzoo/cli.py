@@ -687,3 +687,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         os._exit(0)
+    finally:
+        from genzoo.train.distributed import shutdown
+
+        shutdown()

@@ -8,6 +8,7 @@ hooks need special care. The result is the same synchronous data parallelism.
 
 from __future__ import annotations
 
+import gc
 import os
 from dataclasses import dataclass
 
@@ -41,6 +42,15 @@ def init(info: DistInfo, device: torch.device) -> None:
         return
     backend = "nccl" if device.type == "cuda" else "gloo"
     dist.init_process_group(backend=backend)
+
+
+def shutdown() -> None:
+    """Leave the process group, if this process joined one. Left to interpreter exit, gloo's threads were
+    torn down under a live group, and a rank sometimes aborted after training had finished ('terminate
+    called without an active exception', exit -6)."""
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+        gc.collect()  # the group's C++ threads end now, not during interpreter shutdown
 
 
 def all_reduce_grads(params) -> None:
