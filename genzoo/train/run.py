@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import errno
 import json
@@ -193,11 +194,32 @@ class RunDir:
                                                   "the command again")
 
     def update_metrics(self, figures: dict[str, Any]) -> dict[str, Any]:
-        """Merge `figures` into metrics.json (keeping figures other commands wrote)."""
-        current = self.read_metrics()
-        current.update(_jsonable(figures))
-        self.write_json("metrics.json", current)
+        """Merge `figures` into metrics.json (keeping figures other commands wrote).
+
+        Read, merge and write happen under a short lock of their own (`genzoo eval` may update the file
+        while training does: without it, one of the two updates would be lost).
+        """
+        with self._metrics_lock():
+            current = self.read_metrics()
+            current.update(_jsonable(figures))
+            self.write_json("metrics.json", current)
         return current
+
+    @contextlib.contextmanager
+    def _metrics_lock(self):
+        if fcntl is None:  # no flock on this platform: unlocked
+            yield
+            return
+        self.path.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path / ".metrics.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)  # held for milliseconds: wait for it
+            except OSError:  # a filesystem without flock: unlocked
+                pass
+            yield
+        finally:
+            os.close(fd)
 
 
 class RunLock:

@@ -161,3 +161,24 @@ def test_remove_temp_files_of_cut_short_writes(tmp_path):
                                                           "notes.tmp"]
     ckpt.remove_temp_files(tmp_path)  # every temp file of an atomic write
     assert sorted(p.name for p in tmp_path.iterdir()) == ["last.pt", "notes.tmp"]
+
+
+def test_concurrent_metrics_updates_lose_nothing(tmp_path):
+    """`genzoo eval` and the trainer may both update metrics.json: every figure of both must survive."""
+    import threading
+
+    from genzoo.train.run import RunDir
+
+    run = RunDir(tmp_path)
+
+    def writer(name):
+        for i in range(40):
+            RunDir(tmp_path).update_metrics({f"{name}_{i}": i})
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in ("train", "eval")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    figures = run.read_metrics()
+    assert len(figures) == 80 and figures["eval_39"] == 39 and figures["train_0"] == 0
