@@ -63,21 +63,10 @@ def _positive(text: str) -> float:
     return value
 
 
-def _device_problem(name: str) -> str | None:
-    """What is wrong with a device name (None for auto and the names torch understands: cpu, cuda:1, ...)."""
-    import torch
-
-    if name == "auto":
-        return None
-    try:
-        torch.device(name)
-    except RuntimeError:
-        return f"unknown device {name!r}; use auto, cpu, cuda, cuda:N or mps"
-    return None
-
-
 def _device(text: str) -> str:
-    problem = _device_problem(text)
+    from genzoo.train.trainer import device_problem
+
+    problem = device_problem(text)
     if problem:
         raise argparse.ArgumentTypeError(problem)
     return text
@@ -387,8 +376,6 @@ def cmd_train(args) -> int:
     tcfg = replace(TrainConfig(), train_settings, what="trainer")
     if tcfg.epochs is None and tcfg.steps is None:
         tcfg = replace(tcfg, {"epochs": 1})
-    if problem := _device_problem(tcfg.device):  # --set train.device=... (--device is checked by the parser)
-        raise ConfigError(f"train.device: {problem}")
 
     from genzoo.config import coerce
     from genzoo.data import DEFAULT_DATASET

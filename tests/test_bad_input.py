@@ -596,6 +596,7 @@ CASES = [
     case("data-dir-missing", nothing, TRAIN + " --data mnist --data-dir {tmp}/nowhere", "nowhere",
          "genzoo data fetch mnist"),
     case("device-unknown", nothing, TRAIN + " --device tpu", "--device", "unknown device 'tpu'"),
+    case("train-device-unknown", nothing, TRAIN + " --set train.device=tpu", "device", "unknown device 'tpu'"),
     case("device-cuda-without-cuda", nothing, TRAIN + " --device cuda", "CUDA is not available", "--device cpu",
          marks=NO_CUDA),
     case("eval-n-zero", nothing, "eval {cvae} --n 0", "--n", "at least 1"),

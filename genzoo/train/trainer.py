@@ -66,9 +66,22 @@ class TrainConfig:
     tensorboard: bool = field(True, "write TensorBoard events to tb/ when tensorboard is installed")
 
     def validate(self) -> None:  # the field bounds are checked by config.checked before this
+        if problem := device_problem(self.device):
+            raise ConfigError(f"device: {problem}")
         from genzoo.metrics.suite import parse_metrics
 
         parse_metrics(self.eval_metrics)
+
+
+def device_problem(name: str) -> str | None:
+    """What is wrong with a device name (None for auto and the names torch understands: cpu, cuda:1, ...)."""
+    if name == "auto":
+        return None
+    try:
+        torch.device(name)
+    except RuntimeError:
+        return f"unknown device {name!r}; use auto, cpu, cuda, cuda:N or mps"
+    return None
 
 
 def resolve_device(name: str, info: dist.DistInfo) -> torch.device:
