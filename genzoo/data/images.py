@@ -67,21 +67,20 @@ def decode(path: Path, mode: str, size: tuple[int, int] | None, crop: int | None
 
 def read_modes(paths: list[Path]) -> list[str]:
     """Each image's Pillow mode, from its header alone; a DataError names the first file that is missing,
-    unreadable, or over MAX_PIXELS (checked here, before any image is decoded)."""
+    unreadable, or over MAX_PIXELS (checked here, before any image is decoded). Call it under a filter for
+    Pillow's DecompressionBombWarning (as decode_many does)."""
     from PIL import Image, UnidentifiedImageError
 
     modes = []
-    with warnings.catch_warnings():  # Pillow's own, larger limit would warn on stderr before our error
-        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        for path in paths:
-            try:
-                with Image.open(path) as im:
-                    _check_pixels(path, im.size)
-                    modes.append(im.mode)
-            except FileNotFoundError:
-                raise DataError(f"missing image file {path}") from None
-            except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError) as e:
-                raise _bad_image(path, e) from None
+    for path in paths:
+        try:
+            with Image.open(path) as im:
+                _check_pixels(path, im.size)
+                modes.append(im.mode)
+        except FileNotFoundError:
+            raise DataError(f"missing image file {path}") from None
+        except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError) as e:
+            raise _bad_image(path, e) from None
     return modes
 
 
@@ -101,14 +100,18 @@ def decode_many(paths: list[Path], channels: int | None, size: int | tuple[int, 
 
     `channels` 1 or 3 converts every image to grey or colour; None takes the images' own, which must agree.
     """
+    from PIL import Image
+
     if not paths:
         raise DataError("no image files to decode")
-    modes = read_modes(paths)
-    channels = channels or channels_of(paths, modes)
-    mode = "L" if channels == 1 else "RGB"
-    pair = _to_pair(size)
-    with ThreadPoolExecutor(max_workers=threads) as pool:
-        arrays = list(pool.map(lambda p: decode(p, mode, pair, crop), paths))
+    with warnings.catch_warnings():  # Pillow's own, larger limit would warn on stderr before our error
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        # headers first only to learn the channels (decode checks each image's size itself)
+        channels = channels or channels_of(paths, read_modes(paths))
+        mode = "L" if channels == 1 else "RGB"
+        pair = _to_pair(size)
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            arrays = list(pool.map(lambda p: decode(p, mode, pair, crop), paths))
     odd = next((i for i, a in enumerate(arrays) if a.shape != arrays[0].shape), None)
     if odd is not None:
         (h0, w0), (h, w) = arrays[0].shape[:2], arrays[odd].shape[:2]
