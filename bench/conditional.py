@@ -32,7 +32,7 @@ import torch
 from genzoo import registry
 from genzoo.data import load
 from genzoo.metrics import evaluate_model
-from genzoo.metrics.conditional import attribute_quality
+from genzoo.metrics.suite import attribute_quality
 from genzoo.train import TrainConfig, Trainer
 
 RESULTS = Path(__file__).resolve().parent / "results"

@@ -10,8 +10,7 @@ Python API in a few lines::
 """
 
 from genzoo.errors import CheckpointError, ConfigError, DataError, GenzooError, TrainingError
-
-__version__ = "0.1.0"
+from genzoo.version import __version__
 
 __all__ = [
     "GenzooError", "ConfigError", "DataError", "CheckpointError", "TrainingError",
@@ -49,6 +48,6 @@ def evaluate(model, data, **kwargs) -> dict:
 
 def load_run(run_dir: str, which: str = "best"):
     """Load a trained model back from its run folder."""
-    from genzoo.train.run import load_model
+    from genzoo.runs import load_model
 
     return load_model(run_dir, which=which)

@@ -218,10 +218,11 @@ def _resolve_device(name: str):
 def _split_overrides(entry, items: list[str]) -> tuple[dict, dict, dict]:
     """--set KEY=VALUE items -> (model overrides, trainer overrides, data options)."""
     from genzoo.config import field_names, parse_assignments, unknown_key_error
+    from genzoo.runs import DATA_OPTS
     from genzoo.train import TrainConfig
 
     model_keys, train_keys = field_names(entry.config_cls), field_names(TrainConfig)
-    data_keys = [*_DATA_OPTS, "per_class"]
+    data_keys = [*DATA_OPTS, "per_class"]
     model, train, data = {}, {}, {}
     for key, value in parse_assignments(items).items():
         if key.startswith("train."):
@@ -255,35 +256,6 @@ def _lr_keys(entry) -> list[str]:
     if not found:
         raise ConfigError(f"{entry.name} has no learning-rate setting for --lr")
     return found
-
-
-_DATA_OPTS = ("image_size", "limit", "crop")  # passed to genzoo.data.load
-
-
-def _load_split(data_args: dict[str, Any], split: str, data_dir: str | None = None):
-    from genzoo.data import load
-
-    opts = {k: data_args.get(k) for k in _DATA_OPTS if data_args.get(k) is not None}
-    data = load(data_args.get("name"), split=split, data_dir=data_dir or data_args.get("data_dir"), **opts)
-    per_class = data_args.get("per_class")
-    if per_class is not None and split == "train":  # a labelled subset to learn from; evaluation stays whole
-        if not isinstance(per_class, int) or per_class < 1:
-            raise ConfigError(f"data.per_class must be a positive whole number, got {per_class!r}")
-        data = data.per_class(per_class, seed=0)
-    return data
-
-
-def _eval_split(data_args: dict[str, Any]):
-    """The test split where the dataset has one (None otherwise, or where this copy holds none); a damaged
-    test split is an error, not a run without evaluation."""
-    from genzoo.data import info
-
-    if "test" not in info(data_args["name"]).splits:
-        return None
-    try:
-        return _load_split(data_args, "test")
-    except SplitUnavailable:
-        return None
 
 
 def _print(msg: str) -> None:
@@ -322,7 +294,8 @@ def cmd_list(args) -> int:
 def cmd_train(args) -> int:
     from genzoo import registry
     from genzoo.config import from_dict, replace
-    from genzoo.train import RunDir, TrainConfig, Trainer
+    from genzoo.runs import RunDir, eval_split, load_split
+    from genzoo.train import TrainConfig, Trainer
     from genzoo.train import distributed as dist
 
     if args.resume:
@@ -341,7 +314,7 @@ def cmd_train(args) -> int:
         data_args = saved["data"]
         if args.data_dir:
             data_args = {**data_args, "data_dir": args.data_dir}
-        data = _load_split(data_args, "train")
+        data = load_split(data_args, "train")
         from genzoo.data.imageset import DataSpec
 
         if DataSpec.from_dict(saved["data_spec"]).shape != data.spec.shape:
@@ -350,7 +323,7 @@ def cmd_train(args) -> int:
         # seeded as a new run: a run killed before its first checkpoint starts again from step 0, identically
         model = registry.build(entry.name, data.spec, config=from_dict(entry.config_cls, saved["model_config"]),
                                seed=tcfg.seed)
-        trainer = Trainer(model, data, tcfg, run_dir=run.path, eval_data=_eval_split(data_args),
+        trainer = Trainer(model, data, tcfg, run_dir=run.path, eval_data=eval_split(data_args),
                           data_args=data_args, log=_print)
         trainer.check_resumable()  # an ended run is refused before anything is written, the lock included
         summary = trainer.fit(resume=True)
@@ -385,8 +358,8 @@ def cmd_train(args) -> int:
         data_args["data_dir"] = str(Path(args.data_dir).expanduser().resolve())
     for k, v in data_over.items():
         data_args[k] = coerce(v, int, f"data.{k}")
-    data = _load_split(data_args, "train")
-    eval_data = _eval_split(data_args)
+    data = load_split(data_args, "train")
+    eval_data = eval_split(data_args)
 
     info = dist.from_env()
     out = args.out
@@ -425,7 +398,7 @@ def cmd_eval(args) -> int:
     if not args.run:
         raise ConfigError("give a run folder (genzoo eval RUN_DIR), or --real DATASET|DIR and --fake DIR")
     from genzoo.metrics import EvalOptions, parse_metrics
-    from genzoo.train import RunDir, load_model
+    from genzoo.runs import RunDir, load_model, load_split
 
     metrics = parse_metrics(args.metrics)
     run = RunDir(args.run)
@@ -434,7 +407,7 @@ def cmd_eval(args) -> int:
     saved = run.read_config()
     run.read_metrics()  # a damaged metrics.json fails now, not after the evaluation
     split = args.split or "test"
-    data = _load_split(saved["data"], split, args.data_dir)
+    data = load_split(saved["data"], split, args.data_dir)
     kwargs = {}
     if args.k is not None:
         import inspect
@@ -470,13 +443,15 @@ def cmd_eval(args) -> int:
 
 def _train_split_for_nn(data_args: dict[str, Any], split: str, data_dir: str | None, required: bool):
     """The training images for the memorization check (None, with a note, when they cannot be loaded)."""
+    from genzoo.runs import load_split
+
     if split == "train":
         if required:
             raise ConfigError("metric nn compares samples with the training images; evaluate against another "
                               "--split (e.g. test)")
         return None
     try:
-        return _load_split(data_args, "train", data_dir)
+        return load_split(data_args, "train", data_dir)
     except GenzooError as e:
         if required:
             raise
@@ -574,8 +549,8 @@ def cmd_sample(args) -> int:
     import torch
 
     from genzoo import sampling
-    from genzoo.report.grid import save_grid
-    from genzoo.train import RunDir, load_model
+    from genzoo.data.grid import save_grid
+    from genzoo.runs import RunDir, load_model
 
     run = RunDir(args.run)
     model = load_model(run.path, which=args.which, device=_resolve_device(args.device))

@@ -7,9 +7,13 @@ other config defaults, registered with `register_preset`. `genzoo list` prints t
 from __future__ import annotations
 
 import difflib
+import importlib
+import importlib.metadata
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
+from genzoo.checkpoint import seed_everything
 from genzoo.config import replace
 from genzoo.errors import ConfigError
 
@@ -55,8 +59,27 @@ def register_preset(name: str, base: str, *, description: str, preset: dict[str,
     _REGISTRY[name] = Entry(name, b.model_cls, b.config_cls, description, b.family, {**b.preset, **preset}, td)
 
 
+# The modules whose classes register themselves: a plugin table, like an entry-point group. The registry sits
+# below the models in the layers (docs/ARCHITECTURE.md), so it names them instead of importing them, and
+# imports them by name on the first lookup. Other packages add models through the "genzoo.models" entry-point
+# group, each entry naming a module that calls `register` when imported.
+MODEL_MODULES = ("genzoo.models",)
+ENTRY_POINT_GROUP = "genzoo.models"
+_loaded = False
+
+
 def _ensure_loaded() -> None:
-    import genzoo.models  # noqa: F401  (importing registers every model)
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    for module in MODEL_MODULES:
+        importlib.import_module(module)
+    for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            importlib.import_module(ep.value.split(":")[0])
+        except Exception as e:  # a broken plugin must not take the built-in models down with it
+            warnings.warn(f"genzoo model plugin {ep.name!r} ({ep.value}) failed to import: {e}", stacklevel=2)
 
 
 def get(name: str) -> Entry:
@@ -86,8 +109,6 @@ def build(name: str, spec, overrides: dict[str, Any] | None = None, config=None,
     entry = get(name)
     cfg = config if config is not None else make_config(name, overrides)
     if seed is not None:
-        from genzoo.train.checkpoint import seed_everything
-
         seed_everything(seed)
     model = entry.model_cls(cfg, spec)
     model.name = name

@@ -14,7 +14,12 @@ from __future__ import annotations
 
 import torch
 
+from genzoo.data import info
+from genzoo.data.imageset import to_float, to_uint8
 from genzoo.errors import ConfigError
+from genzoo.models.pca import PCA
+from genzoo.report.scatter import scatter_image
+from genzoo.runs import RunDir, load_model, load_split
 
 
 def parse_labels(text: str, n: int, num_classes: int) -> torch.Tensor:
@@ -117,9 +122,6 @@ def parse_arithmetic(spec: str) -> list[tuple[int, list[int]]]:
 def _class_groups(model, args, terms, generator) -> list[torch.Tensor]:
     """For each term (one class label), the latents of the GROUP samples a classifier is surest of."""
     import torch.nn.functional as F
-
-    from genzoo.data.imageset import to_float, to_uint8
-    from genzoo.train.run import load_model
 
     clf = load_model(args.classifier, which="best", device=model.device)
     k = clf.spec.num_classes
@@ -283,11 +285,8 @@ def _need(model, attrs: tuple[str, ...], view: str, who: str) -> None:
 
 def _test_images(model, args, generator: torch.Generator, n: int):
     """Up to n random images (uint8, as the model evaluates them) and labels from the run's test split."""
-    from genzoo.cli import _load_split
-    from genzoo.train import RunDir
-
     data_args = RunDir(args.run).read_config()["data"]
-    data = _load_split(data_args, "test" if "test" in _splits(data_args["name"]) else "train")
+    data = load_split(data_args, "test" if "test" in _splits(data_args["name"]) else "train")
     if len(data) > n:
         data = data.subset(torch.randperm(len(data), generator=generator)[:n].sort().values)
     images = model.eval_images(data) if hasattr(model, "eval_images") else data.images
@@ -295,8 +294,6 @@ def _test_images(model, args, generator: torch.Generator, n: int):
 
 
 def _splits(name: str) -> tuple[str, ...]:
-    from genzoo.data import info
-
     return info(name).splits
 
 
@@ -358,10 +355,6 @@ def scatter(model, args, generator: torch.Generator) -> tuple[torch.Tensor, int 
     """Codes of (up to 10000) test images, coloured by class (tab10 order; legend column on the right
     shows an example per class). Codes with more than 2 dimensions are projected on their top-2
     principal components."""
-    from genzoo.data.imageset import to_float
-    from genzoo.models.pca import PCA
-    from genzoo.report.scatter import scatter_image
-
     _need(model, ("encode",), "scatter", "autoencoders and VAEs")
     images, labels, data = _test_images(model, args, generator, 10_000)
     codes = _encode(model, images, labels)

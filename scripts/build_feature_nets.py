@@ -37,7 +37,7 @@ import genzoo
 from genzoo.config import parse_assignments, replace, to_dict
 from genzoo.data import load
 from genzoo.train import TrainConfig, Trainer
-from genzoo.train.run import environment
+from genzoo.runs import environment
 
 WEIGHTS = Path(genzoo.__file__).resolve().parent / "metrics" / "weights"
 

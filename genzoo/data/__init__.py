@@ -13,8 +13,16 @@ from pathlib import Path
 
 import torch
 
+from genzoo.data import cifar, idx
 from genzoo.data.catalog import DATASETS, DEFAULT_DATASET, EMBEDDED_DIR, fetch, info, locate
+from genzoo.data.celeba import load_celeba
+from genzoo.data.cifar import load_cifar10
+from genzoo.data.digit_attrs import with_digit_attributes
+from genzoo.data.folder import load_folder
+from genzoo.data.frey import load_frey
+from genzoo.data.idx import load_idx_pair, split_files
 from genzoo.data.imageset import Batch, DataSpec, ImageSet, to_float, to_uint8
+from genzoo.data.stacked import stack_digits
 from genzoo.errors import ConfigError, DataError, SplitUnavailable
 
 __all__ = ["load", "ImageSet", "DataSpec", "Batch", "to_float", "to_uint8", "DATASETS",
@@ -34,7 +42,6 @@ def load(name: str | None = None, split: str = "train", data_dir: str | os.PathL
     ds = info(name)
     _check_options(image_size=image_size, limit=limit, crop=crop)
     if name.endswith("-attrs") and ds.derived_from:  # digit attributes on top of the digits (any split)
-        from genzoo.data.digit_attrs import with_digit_attributes
 
         return with_digit_attributes(load(ds.derived_from, split, data_dir, image_size, limit, crop), name)
     if split not in ds.splits + ("all",):
@@ -71,8 +78,6 @@ _CHECKED: set[tuple] = set()  # versions (path, size, mtime) of split files read
 def _split_files(ds, data_dir) -> dict[str, tuple]:
     """For datasets whose splits are separate files (mnist, fashion-mnist, cifar10 and what is built from
     them): split -> (its files, a reader that checks them). Empty for the others."""
-    from genzoo.data import cifar, idx
-
     formats = {"mnist": (idx.split_files, idx.load_idx_pair), "fashion-mnist": (idx.split_files, idx.load_idx_pair),
                "cifar10": (cifar.split_files, cifar.load_cifar10)}
     base = ds.derived_from or ds.name
@@ -98,13 +103,9 @@ def _check_other_splits(split_files: dict[str, tuple], split: str) -> None:
 
 def _load(name, ds, split, data_dir, image_size, crop, limit) -> ImageSet:
     if name == DEFAULT_DATASET:
-        from genzoo.data.idx import load_idx_pair
-
         x, y = load_idx_pair(EMBEDDED_DIR, split)
         return ImageSet(x, y, class_names=ds.class_names, name=name)
     if name in ("mnist", "fashion-mnist"):
-        from genzoo.data.idx import load_idx_pair, split_files
-
         folder = locate(name, data_dir)
         x, y = load_idx_pair(folder, split)
         if len(y) and (int(y.max()) >= 10 or int(y.min()) < 0):
@@ -112,18 +113,12 @@ def _load(name, ds, split, data_dir, image_size, crop, limit) -> ImageSet:
                             f"{name}, download the dataset again (`genzoo data fetch {name}`)")
         return ImageSet(x, y, class_names=ds.class_names, name=name, hflip_ok=ds.hflip_ok)
     if name == "stacked-mnist":
-        from genzoo.data.stacked import stack_digits
-
         digits = _load("mnist", info("mnist"), split, data_dir, None, None, None)
         return stack_digits(digits, len(digits), seed=0 if split == "train" else 1)
     if name == "cifar10":
-        from genzoo.data.cifar import load_cifar10
-
         x, y, classes = load_cifar10(locate(name, data_dir), split)
         return ImageSet(x, y, class_names=classes, name=name, hflip_ok=True)
     if name == "frey":
-        from genzoo.data.frey import load_frey
-
         x = load_frey(locate(name, data_dir))
         data = ImageSet(x, name=name)
         if split == "all":
@@ -131,14 +126,10 @@ def _load(name, ds, split, data_dir, image_size, crop, limit) -> ImageSet:
         train, test = data.split(FREY_TEST, seed=0)
         return train if split == "train" else test
     if name == "celeba":
-        from genzoo.data.celeba import load_celeba
-
         x, attrs, names = load_celeba(locate(name, data_dir), split, image_size or 64,
                                       crop if crop is not None else 140, limit)
         return ImageSet(x, attrs=attrs, attr_names=tuple(names), name=name, hflip_ok=True)
     if name.startswith("folder:"):
-        from genzoo.data.folder import load_folder
-
         root = Path(name[7:]).expanduser()
         if split in ("train", "test") and (root / split).is_dir():
             root = root / split

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from genzoo.data.idx import find_file
 from genzoo.errors import DataError
 
 ENV_VAR = "GENZOO_DATA_DIR"
@@ -168,8 +169,6 @@ def has_files(d: Path, ds: DatasetInfo) -> bool:
     if not d.is_dir():
         return False
     if ds.name in ("mnist", "fashion-mnist"):
-        from genzoo.data.idx import find_file
-
         try:
             for stem in ("train-images-idx3-ubyte", "t10k-images-idx3-ubyte"):
                 find_file(d, stem)

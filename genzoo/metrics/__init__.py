@@ -28,7 +28,7 @@ stacked MNIST and nn when `train=` is given):
                                                                           nn_copy_fraction
 
 Attribute-conditional models (attr-gan) add attr_accuracy, attr_accuracy_per_attr and attr_exact
-(`genzoo.metrics.conditional.attribute_quality`; judge: the digit classifier on mnist-attrs, or an
+(`genzoo.metrics.suite.attribute_quality`; judge: the digit classifier on mnist-attrs, or an
 attribute classifier run given as features).
 
 With seeds > 1 every figure is the mean over sample seeds and `<key>_std` its standard deviation.

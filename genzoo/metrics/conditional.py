@@ -7,7 +7,7 @@
   draws good digits of the wrong class, which the overall FID does not.
 - `attribute_accuracy`: for attribute-conditional models, the fraction of requested binary
   attributes a judge finds in the samples, per attribute and on average, and the fraction of samples
-  with every attribute right (`attribute_quality` runs it on a model).
+  with every attribute right (`suite.attribute_quality` runs it on a model).
 
 Judges: a trained attribute classifier run (`genzoo train classifier --set target=attrs`, given as
 `features=RUN_DIR`; its features then also serve FID), or on `mnist-attrs` / `mnist-mini-attrs`
@@ -18,16 +18,17 @@ so a sample counts as "even" if the classifier reads an even digit.
 from __future__ import annotations
 
 import math
-import warnings
 from pathlib import Path
-from typing import Any
 
 import torch
 import torch.nn.functional as F
 
+from genzoo.data.digit_attrs import digit_attributes
+from genzoo.data.imageset import to_float
 from genzoo.errors import ConfigError
 from genzoo.metrics.features import FeaturesUnavailable, domain_net
 from genzoo.metrics.fid import frechet_distance, gaussian_stats
+from genzoo.runs import load_model
 
 DIGIT_ATTR_DATASETS = ("mnist-attrs", "mnist-mini-attrs")
 
@@ -65,8 +66,6 @@ def attribute_accuracy(pred: torch.Tensor, requested: torch.Tensor) -> tuple[lis
 
 def digit_attribute_judge(attr_names: tuple[str, ...]):
     """uint8 MNIST-like images -> N x A attributes of the digit the shipped MNIST classifier reads."""
-    from genzoo.data.digit_attrs import digit_attributes
-
     net = domain_net("mnist")
 
     def judge(images: torch.Tensor) -> torch.Tensor:
@@ -77,9 +76,6 @@ def digit_attribute_judge(attr_names: tuple[str, ...]):
 
 def run_attribute_judge(run_dir: str | Path, attr_names: tuple[str, ...]):
     """uint8 images -> N x A attributes predicted by an attribute classifier run (target=attrs)."""
-    from genzoo.data.imageset import to_float
-    from genzoo.train.run import load_model
-
     clf = load_model(run_dir, which="best")
     if getattr(clf.cfg, "target", None) != "attrs":
         raise ConfigError(f"{run_dir} is not an attribute classifier; train one with "
@@ -110,31 +106,3 @@ def attribute_judge(dataset: str, attr_names: tuple[str, ...], features: str = "
                               f"`genzoo train classifier --data {dataset} --set target=attrs` and pass its run folder "
                               f"as --features (the digit-derived attributes of {', '.join(DIGIT_ATTR_DATASETS)} "
                               "need none)")
-
-
-def attribute_quality(model, real, n: int | None = None, seed: int | None = None,
-                      batch_size: int = 500) -> dict[str, Any]:
-    """Attribute accuracy of `model.sample` for attribute rows drawn from the real data (its joint).
-
-    n and seed default to `model.eval_options`. Keys: attr_accuracy (mean over attributes),
-    attr_accuracy_per_attr ({name: accuracy}), attr_exact (every attribute right). Without a judge
-    for the dataset: an error, or {} and a warning when the options are not strict (training).
-    """
-    from genzoo.metrics.suite import EvalOptions, generate
-
-    opts = getattr(model, "eval_options", None) or EvalOptions()
-    n = n or opts.n
-    seed = opts.seed if seed is None else seed
-    try:
-        judge = attribute_judge(real.name, model.attr_names, opts.features)
-    except FeaturesUnavailable as e:
-        if opts.strict:
-            raise
-        warnings.warn(f"attribute accuracy skipped: {e}", stacklevel=2)
-        return {}
-    g = torch.Generator().manual_seed(seed)
-    rows = real.attrs[torch.randint(len(real), (n,), generator=g)][:, model.attr_index].float()
-    fake = generate(model, n, rows, g, batch_size)
-    per, mean, exact = attribute_accuracy(judge(fake), rows)
-    return {"attr_accuracy": mean, "attr_exact": exact,
-            "attr_accuracy_per_attr": dict(zip(model.attr_names, per))}

@@ -30,8 +30,11 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from genzoo.data.imageset import to_float
+from genzoo import registry
+from genzoo.config import from_dict
+from genzoo.data.imageset import DataSpec, to_float
 from genzoo.errors import CheckpointError, ConfigError
+from genzoo.runs import load_model
 
 
 class FeaturesUnavailable(ConfigError):
@@ -228,10 +231,6 @@ def domain_net(name: str) -> ClassifierFeatures:
 
 
 def _load_weights(record_path: Path, weights_path: Path) -> ClassifierFeatures:
-    from genzoo import registry
-    from genzoo.config import from_dict
-    from genzoo.data.imageset import DataSpec
-
     record = json.loads(record_path.read_text())
     blob = weights_path.read_bytes()
     if hashlib.sha256(blob).hexdigest() != record["sha256"]:
@@ -248,8 +247,6 @@ def _load_weights(record_path: Path, weights_path: Path) -> ClassifierFeatures:
 
 def run_net(run_dir: str | Path) -> ClassifierFeatures:
     """A trained genzoo classifier run as the feature network."""
-    from genzoo.train.run import load_model
-
     model = load_model(run_dir, which="best")
     if not hasattr(model, "features") or not hasattr(getattr(model, "net", None), "head"):
         raise ConfigError(f"{run_dir} holds a {model.name} model; --features RUN_DIR needs a classifier run")

@@ -37,6 +37,7 @@ from torch import nn
 from genzoo.config import ConfigError, field
 from genzoo.data.imageset import DataSpec
 from genzoo.losses import bernoulli_log_likelihood
+from genzoo.metrics.retrieval import chance_precision, nearest_neighbours, precision_at_k
 from genzoo.models.base import Model
 from genzoo.nn import eval_mode
 from genzoo.registry import register, register_preset
@@ -251,8 +252,6 @@ class Autoencoder(Model):
 
     def retrieval_figures(self, codes: torch.Tensor, labels: torch.Tensor | None) -> dict[str, float]:
         """Bit usage and leave-one-out retrieval precision@k by Hamming distance within the data."""
-        from genzoo.metrics.retrieval import chance_precision, nearest_neighbours, precision_at_k
-
         res = {"bits_on": float(codes.mean()),
                "distinct_codes": len(torch.unique(codes, dim=0))}
         if labels is not None and len(codes) > 100:

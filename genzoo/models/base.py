@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from genzoo.data.imageset import Batch, DataSpec, to_float
+from genzoo.metrics import sample_quality
 
 
 class Model(nn.Module):
@@ -57,8 +58,6 @@ class Model(nn.Module):
         """FID, KID, precision/recall, ... of `self.sample` against the real `data`, configured by
         `self.eval_options` (a `genzoo.metrics.EvalOptions`: n, metrics, seeds, features); models with
         an evaluation of their own return `{**own_figures, **self.sample_metrics(data)}`."""
-        from genzoo.metrics import sample_quality
-
         return sample_quality(self, data)
 
     def augment(self, images: torch.Tensor) -> torch.Tensor:

@@ -20,10 +20,11 @@ from torch import nn
 
 from genzoo.config import ConfigError, field, to_dict
 from genzoo.data.imageset import DataSpec
-from genzoo.models.autoencoder import EncoderConfig, adam_with_schedule, build_encoder
+from genzoo.models.autoencoder import Autoencoder, EncoderConfig, adam_with_schedule, build_encoder
 from genzoo.models.base import Model
 from genzoo.nn import eval_mode
 from genzoo.registry import register
+from genzoo.runs import load_model
 
 ARCH_KEYS = ("arch", "code_dim", "hidden", "width")
 
@@ -71,9 +72,6 @@ class AEClassifier(Model):
 
     def load_pretrained(self) -> None:
         """Copy the encoder weights of the autoencoder run `cfg.pretrained` (architectures must match)."""
-        from genzoo.models.autoencoder import Autoencoder
-        from genzoo.train.run import load_model
-
         ae = load_model(self.cfg.pretrained, which="last", device=self.device)
         if not isinstance(ae, Autoencoder) or ae.binary:
             raise ConfigError(f"{self.cfg.pretrained} is a {ae.name} run; pretrained must be a real-code "

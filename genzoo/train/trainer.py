@@ -21,12 +21,14 @@ from typing import Any, Literal
 
 import torch
 
+from genzoo import checkpoint as ckpt
 from genzoo.config import checked, field, to_dict
+from genzoo.data.grid import save_grid
 from genzoo.data.imageset import Batch, ImageSet, to_float
 from genzoo.errors import CheckpointError, ConfigError, TrainingError
-from genzoo.train import checkpoint as ckpt
+from genzoo.metrics.suite import EvalOptions, parse_metrics
+from genzoo.runs import RunDir, RunLock, environment
 from genzoo.train import distributed as dist
-from genzoo.train.run import RunDir, RunLock, environment
 
 # how a run ends for good: resuming such a run is refused (there is nothing left to train)
 FINAL_STATUSES = ("finished", "early_stopped", "time_limit")
@@ -68,8 +70,6 @@ class TrainConfig:
     def validate(self) -> None:  # the field bounds are checked by config.checked before this
         if problem := device_problem(self.device):
             raise ConfigError(f"device: {problem}")
-        from genzoo.metrics.suite import parse_metrics
-
         parse_metrics(self.eval_metrics)
 
 
@@ -154,8 +154,6 @@ class Trainer:
         self._sums: dict[str, torch.Tensor] = {}
         self._counts: dict[str, int] = {}
         if model.can_sample() and getattr(model, "eval_options", None) is None:
-            from genzoo.metrics.suite import EvalOptions, parse_metrics
-
             # periodic evaluation of a generative model: a few metrics on a few samples, and a missing
             # feature network for the data is a warning, not the end of training
             model.eval_options = EvalOptions(n=self.cfg.eval_samples, metrics=parse_metrics(self.cfg.eval_metrics),
@@ -364,7 +362,6 @@ class Trainer:
     def write_samples(self, name: str) -> Path | None:
         if self.run is None or not self.dist.is_main or not self.model.can_sample():
             return None
-        from genzoo.report.grid import save_grid
 
         g = torch.Generator(device="cpu").manual_seed(self.cfg.seed + 12345)
         self.model.eval()

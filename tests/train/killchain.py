@@ -111,7 +111,7 @@ def reference(family: str, out: Path) -> subprocess.Popen:
 
 
 def _checkpoint(out: Path) -> dict[str, Any] | None:
-    from genzoo.train.checkpoint import load
+    from genzoo.checkpoint import load
 
     last = out / "checkpoints" / "last.pt"
     return load(last) if last.is_file() else None
@@ -179,10 +179,11 @@ def _flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
 
 def differences(reference_run: Path, other_run: Path) -> list[str]:
     """Every entry of the final training state (model, optimizers, schedulers, EMA, extra, RNG states,
-    trainer counters but the wall time) that differs between two runs; empty when bit-identical."""
+    trainer counters but the clocks) that differs between two runs; empty when bit-identical."""
     a, b = (_checkpoint(r) for r in (reference_run, other_run))
     for s in (a, b):
-        s["trainer"].pop("elapsed")
+        for clock in ("elapsed", "wall", "cpu"):
+            s["trainer"].pop(clock, None)
     fa, fb = _flatten(a), _flatten(b)
     diff = [f"{k}: only in one run" for k in sorted(fa.keys() ^ fb.keys())]
     for k in sorted(fa.keys() & fb.keys()):
@@ -200,7 +201,7 @@ def differences(reference_run: Path, other_run: Path) -> list[str]:
 def log_rows(run: Path) -> list[dict[str, Any]]:
     """metrics.jsonl without the wall-clock figures (which differ between any two runs)."""
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
-    return [{k: v for k, v in r.items() if k not in ("time_s", "images_per_s")} for r in rows]
+    return [{k: v for k, v in r.items() if k not in ("time_s", "images_per_s", "wall_s", "cpu_s")} for r in rows]
 
 
 def leftovers(run: Path) -> list[str]:
@@ -213,7 +214,7 @@ def leftovers(run: Path) -> list[str]:
 # ---- victim side ---------------------------------------------------------------------------------
 def _install(kill: Kill, log: Path) -> None:
     from genzoo.models.base import Model
-    from genzoo.train import checkpoint as ckpt
+    from genzoo import checkpoint as ckpt
     from genzoo.train.trainer import Trainer
 
     now = {"step": 0, "updates": 0, "writes": 0, "in_write": False}  # what the process is doing

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from genzoo.errors import CheckpointError
-from genzoo.train import checkpoint as ckpt
+from genzoo import checkpoint as ckpt
 
 
 def test_atomic_write_keeps_old_file_on_failure(tmp_path):
@@ -167,7 +167,7 @@ def test_concurrent_metrics_updates_lose_nothing(tmp_path):
     """`genzoo eval` and the trainer may both update metrics.json: every figure of both must survive."""
     import threading
 
-    from genzoo.train.run import RunDir
+    from genzoo.runs import RunDir
 
     run = RunDir(tmp_path)
 

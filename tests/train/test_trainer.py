@@ -12,7 +12,7 @@ import torch
 import genzoo
 from genzoo.errors import TrainingError
 from genzoo.train import TrainConfig, Trainer, load_model
-from genzoo.train.checkpoint import load as load_ckpt
+from genzoo.checkpoint import load as load_ckpt
 from tests.conftest import ROOT, run_cli
 
 TINY = {"width": 4}

@@ -35,6 +35,7 @@ from torch import nn
 from genzoo.config import field
 from genzoo.data.imageset import Batch, DataSpec
 from genzoo.losses import gan as L
+from genzoo.metrics.retrieval import nearest_neighbours
 from genzoo.models.gan.core import _CONV_TRAIN, _DCGAN, GAN, CriticOut, GANConfig
 from genzoo.models.gan.networks import build_discriminator
 from genzoo.nn import eval_mode, init_weights_
@@ -126,8 +127,6 @@ class BiGAN(GAN):
 
     # ---- evaluation -------------------------------------------------------------------------------
     def evaluate(self, data, batch_size: int = 1000) -> dict[str, Any]:
-        from genzoo.metrics.retrieval import nearest_neighbours
-
         codes, sq = [], 0.0
         for images, _, _ in data.iter_ordered(batch_size):
             x = self.prepare(images)

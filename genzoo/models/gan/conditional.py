@@ -23,6 +23,7 @@ from torch import nn
 
 from genzoo.config import ConfigError, field
 from genzoo.data.imageset import USE_LABELLED_DATA, Batch, DataSpec
+from genzoo.metrics.suite import attribute_quality
 from genzoo.models.gan.core import GAN, CriticOut, GANConfig
 from genzoo.models.gan.networks import build_discriminator, build_generator
 from genzoo.nn import eval_mode
@@ -391,8 +392,6 @@ class AttrGAN(CGAN):
         return super().sample(n, None if labels is None else labels.float(), generator)
 
     def evaluate(self, data, batch_size: int = 1000) -> dict[str, Any]:
-        from genzoo.metrics.conditional import attribute_quality
-
         return {**self.sample_metrics(data), **attribute_quality(self, data)}
 
     @torch.no_grad()

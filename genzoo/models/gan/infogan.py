@@ -36,6 +36,7 @@ from torch import nn
 from genzoo.config import ConfigError, field
 from genzoo.data.imageset import Batch, to_uint8
 from genzoo.losses import infogan_info_loss
+from genzoo.metrics.features import FeaturesUnavailable, resolve
 from genzoo.metrics.matching import matching_accuracy
 from genzoo.models.gan.core import GAN, CriticOut, GANConfig
 from genzoo.models.gan.networks import norm_layer
@@ -184,8 +185,6 @@ class InfoGAN(GAN):
     @torch.no_grad()
     def code_figures(self, data, n: int = 5000, seed: int = 0) -> dict[str, Any]:
         """code_accuracy (needs the data's domain classifier), q_accuracy and q_cluster_accuracy."""
-        from genzoo.metrics.features import FeaturesUnavailable, resolve
-
         if not self.cfg.n_cat:
             return {}
         g = torch.Generator().manual_seed(seed)

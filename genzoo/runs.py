@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy
 import torch
 
 try:
@@ -26,8 +27,14 @@ try:
 except ImportError:  # Windows
     fcntl = None
 
-from genzoo.errors import CheckpointError, ConfigError
-from genzoo.train.checkpoint import atomic_write
+from genzoo import checkpoint, registry
+from genzoo.checkpoint import atomic_write
+from genzoo.config import from_dict
+from genzoo.data import info as data_info
+from genzoo.data import load as load_dataset
+from genzoo.data.imageset import DataSpec
+from genzoo.errors import CheckpointError, ConfigError, SplitUnavailable
+from genzoo.version import __version__
 
 # config.json entries every command reads, and the kind of value each holds
 CONFIG_ENTRIES = {"model": str, "model_config": dict, "data": dict, "data_spec": dict, "train": dict}
@@ -63,13 +70,9 @@ def git_commit(path: Path) -> str | None:
 
 
 def environment(device: torch.device | str | None = None) -> dict[str, Any]:
-    import numpy
-
-    import genzoo
-
-    pkg = Path(genzoo.__file__).resolve().parent
+    pkg = Path(__file__).resolve().parent
     env = {
-        "genzoo": genzoo.__version__,
+        "genzoo": __version__,
         "torch": torch.__version__,
         "numpy": numpy.__version__,
         "python": sys.version.split()[0],
@@ -289,10 +292,6 @@ def _read_pid(fd: int) -> str:
 
 def build_from_config(run: RunDir):
     """The (untrained) model config.json describes; a CheckpointError names the file when it cannot be built."""
-    from genzoo import registry
-    from genzoo.config import from_dict
-    from genzoo.data.imageset import DataSpec
-
     cfg = run.read_config()
     try:
         spec = DataSpec.from_dict(cfg["data_spec"])
@@ -331,8 +330,6 @@ def _load_weights(model, state: dict[str, Any], path: Path, run: RunDir) -> None
 
 def load_model(run_dir: str | os.PathLike, which: str = "best", device: str | torch.device = "cpu"):
     """Rebuild the model of a run folder and load its `best` (falling back to `last`) weights."""
-    from genzoo.train.checkpoint import load
-
     run = RunDir(run_dir)
     if not run.path.is_dir():
         raise CheckpointError(f"run folder {run.path} does not exist")
@@ -341,9 +338,35 @@ def load_model(run_dir: str | os.PathLike, which: str = "best", device: str | to
     if not path.is_file():
         raise CheckpointError(f"{run.path} has no checkpoint yet (expected {run.last}); "
                               "the run was stopped before its first checkpoint")
-    state = load(path)
+    state = checkpoint.load(path)
     _load_weights(model, state, path, run)
     model.to(device)
     model.eval()
     model.checkpoint_step = state.get("step")
     return model
+
+
+DATA_OPTS = ("image_size", "limit", "crop")  # keys of a run's "data" config passed to genzoo.data.load
+
+
+def load_split(data_args: dict[str, Any], split: str, data_dir: str | None = None):
+    """One split of the data a run's config describes (its "data" entry), as the run trained or evaluated on it."""
+    opts = {k: data_args.get(k) for k in DATA_OPTS if data_args.get(k) is not None}
+    data = load_dataset(data_args.get("name"), split=split, data_dir=data_dir or data_args.get("data_dir"), **opts)
+    per_class = data_args.get("per_class")
+    if per_class is not None and split == "train":  # a labelled subset to learn from; evaluation stays whole
+        if not isinstance(per_class, int) or per_class < 1:
+            raise ConfigError(f"data.per_class must be a positive whole number, got {per_class!r}")
+        data = data.per_class(per_class, seed=0)
+    return data
+
+
+def eval_split(data_args: dict[str, Any]):
+    """The test split where the dataset has one (None otherwise, or where this copy holds none); a damaged
+    test split is an error, not a run without evaluation."""
+    if "test" not in data_info(data_args["name"]).splits:
+        return None
+    try:
+        return load_split(data_args, "test")
+    except SplitUnavailable:
+        return None

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import torch
 
+from genzoo.data.images import write_png
 from genzoo.data.imageset import to_uint8
 
 
@@ -33,8 +34,6 @@ def make_grid(images: torch.Tensor, nrow: int | None = None, padding: int = 2, p
 def save_grid(images: torch.Tensor, path: str | Path, nrow: int | None = None,
               value_range: tuple[float, float] | None = (-1.0, 1.0), padding: int = 2) -> Path:
     """Write a PNG grid of `images`; returns the path."""
-    from genzoo.data.images import write_png
-
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     write_png(path, make_grid(images, nrow=nrow, padding=padding, value_range=value_range))
