@@ -36,8 +36,8 @@ from scipy.optimize import minimize_scalar
 import genzoo
 from genzoo.config import parse_assignments, replace, to_dict
 from genzoo.data import load
-from genzoo.train import TrainConfig, Trainer
 from genzoo.runs import environment
+from genzoo.train import TrainConfig, Trainer
 
 WEIGHTS = Path(genzoo.__file__).resolve().parent / "metrics" / "weights"
 

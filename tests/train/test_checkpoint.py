@@ -7,8 +7,8 @@ import random
 import pytest
 import torch
 
-from genzoo.errors import CheckpointError
 from genzoo import checkpoint as ckpt
+from genzoo.errors import CheckpointError
 
 
 def test_atomic_write_keeps_old_file_on_failure(tmp_path):

@@ -13,11 +13,11 @@ import pytest
 import torch
 
 import genzoo
+from genzoo import checkpoint as ckpt
 from genzoo import registry
 from genzoo.cli import main as genzoo_main
 from genzoo.errors import CheckpointError, ConfigError, TrainingError
 from genzoo.train import TrainConfig, Trainer
-from genzoo import checkpoint as ckpt
 from tests.train import killchain as kc
 
 NAN_FAMILIES = {**kc.FAMILIES, "classifier": {"width": 4}}
