@@ -1,34 +1,44 @@
-"""Datasets as in-memory `ImageSet`s: `load(name, split)`; formats in one module each.
+"""Datasets as in-memory `ImageSet`s: `load(name, split)`; one registry entry per dataset, beside its loader.
 
-Loading any split of a file-backed dataset (mnist, fashion-mnist, cifar10 and what is built from them)
-also checks the files of its other splits, once per process and file version: a damaged test file
-fails the command that loads the training data, not an evaluation hours later.
+The entries (`genzoo.data.catalog.DatasetInfo`) live in the format modules imported below, which register
+them on import: `genzoo data list` shows them in this order. `load` has no per-name code: it asks the entry.
+
+Loading any split of a dataset whose entry names its files per split (mnist, fashion-mnist, cifar10 and
+what is built from them) also checks the files of its other splits, once per process and file version: a
+damaged test file fails the command that loads the training data, not an evaluation hours later.
 """
 
 from __future__ import annotations
 
-import functools
+import dataclasses
 import os
-from pathlib import Path
 
 import torch
 
-from genzoo.data import cifar, idx
-from genzoo.data.catalog import DATASETS, DEFAULT_DATASET, EMBEDDED_DIR, fetch, info, locate
-from genzoo.data.celeba import load_celeba
-from genzoo.data.cifar import load_cifar10
-from genzoo.data.digit_attrs import with_digit_attributes
-from genzoo.data.folder import load_folder
-from genzoo.data.frey import load_frey
-from genzoo.data.idx import load_idx_pair, split_files
+from genzoo.data.catalog import (
+    DATASETS,
+    DEFAULT_DATASET,
+    EMBEDDED_DIR,
+    DatasetInfo,
+    Request,
+    dataset,
+    derived_dataset,
+    fetch,
+    info,
+    locate,
+    register_dataset,
+)
 from genzoo.data.imageset import Batch, DataSpec, ImageSet, to_float, to_uint8
-from genzoo.data.stacked import stack_digits
 from genzoo.errors import ConfigError, DataError, SplitUnavailable
 
-__all__ = ["load", "ImageSet", "DataSpec", "Batch", "to_float", "to_uint8", "DATASETS",
-           "DEFAULT_DATASET", "fetch", "info", "locate"]
+# isort: off
+# the modules that register datasets, in the order `genzoo data list` shows them (the embedded default first)
+from genzoo.data import idx, cifar, cifar_jpeg, stacked, digit_attrs, frey, celeba, folder  # noqa: F401
+# isort: on
 
-FREY_TEST = 200  # frames held out (seeded random choice) as Frey's test split; there is no official one
+__all__ = ["load", "resize", "ImageSet", "DataSpec", "Batch", "to_float", "to_uint8", "DATASETS",
+           "DEFAULT_DATASET", "EMBEDDED_DIR", "DatasetInfo", "Request", "dataset", "derived_dataset",
+           "register_dataset", "fetch", "info", "locate", "SplitUnavailable"]
 
 
 def load(name: str | None = None, split: str = "train", data_dir: str | os.PathLike | None = None,
@@ -36,29 +46,21 @@ def load(name: str | None = None, split: str = "train", data_dir: str | os.PathL
     """Load dataset `name` (default: the embedded `mnist-mini`) split 'train', 'test' or 'all'.
 
     `data_dir` is the dataset's folder or a folder holding it (see `genzoo.data.catalog`);
-    `image_size` resizes (folders, CelebA), `limit` keeps the first N images.
+    `image_size` resizes, `limit` keeps the first N images, `crop` center-crops (CelebA, folders).
     """
     name = name or DEFAULT_DATASET
     ds = info(name)
     _check_options(image_size=image_size, limit=limit, crop=crop)
-    if name.endswith("-attrs") and ds.derived_from:  # digit attributes on top of the digits (any split)
-
-        return with_digit_attributes(load(ds.derived_from, split, data_dir, image_size, limit, crop), name)
     if split not in ds.splits + ("all",):
         raise DataError(f"dataset {name!r} has no split {split!r} (choose from {', '.join(ds.splits)})")
-    if split == "all" and name not in ("frey", "celeba") and not name.startswith("folder:"):
-        parts = [load(name, s, data_dir, image_size, limit, crop) for s in ("train", "test")]
-        out = ImageSet(torch.cat([p.images for p in parts]), torch.cat([p.labels for p in parts]),
-                       class_names=parts[0].class_names, name=name, hflip_ok=ds.hflip_ok)
-        return out.take(limit) if limit else out
-    split_files = _split_files(ds, data_dir)
-    _check_other_splits(split_files, split)
-    data = _load(name, ds, split, data_dir, image_size, crop, limit)
-    if split_files:
-        _CHECKED.add(_version(split_files[split][0]))
+    req = Request(ds, split, data_dir, image_size, crop, limit)
+    if split == "all" and "all" not in ds.splits:  # formed here: the declared splits one after the other
+        data = _concat([_read(dataclasses.replace(req, split=s)) for s in ds.splits], name)
+    else:
+        data = _read(req)
     if limit:
         data = data.take(limit)
-    if image_size and data.shape[1:] != (image_size, image_size) and not name.startswith(("folder:", "celeba")):
+    if image_size and not ds.resizes and data.shape[1:] != (image_size, image_size):
         data = resize(data, image_size)
     return data
 
@@ -75,75 +77,45 @@ def _check_options(**options: int | None) -> None:
 _CHECKED: set[tuple] = set()  # versions (path, size, mtime) of split files read without error in this process
 
 
-def _split_files(ds, data_dir) -> dict[str, tuple]:
-    """For datasets whose splits are separate files (mnist, fashion-mnist, cifar10 and what is built from
-    them): split -> (its files, a reader that checks them). Empty for the others."""
-    formats = {"mnist": (idx.split_files, idx.load_idx_pair), "fashion-mnist": (idx.split_files, idx.load_idx_pair),
-               "cifar10": (cifar.split_files, cifar.load_cifar10)}
-    base = ds.derived_from or ds.name
-    if base not in formats:
-        return {}
-    files_of, read = formats[base]
-    folder = locate(base, data_dir)
-    return {s: (files_of(folder, s), functools.partial(read, folder, s)) for s in ("train", "test")}
-
-
 def _version(files) -> tuple:
     return tuple((str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files)
 
 
-def _check_other_splits(split_files: dict[str, tuple], split: str) -> None:
-    """Read the files of every split but `split` (read next anyway) once per process and file version:
-    a damaged file raises a DataError naming it."""
-    for other, (files, read) in split_files.items():
-        if other != split and _version(files) not in _CHECKED:
-            read()
-            _CHECKED.add(_version(files))
+def _read(req: Request) -> ImageSet:
+    """One split as the entry makes it: a derived set from its base set's split, else by its loader, after
+    reading the files of every other split (once per process and file version: a damaged one raises a
+    DataError naming it)."""
+    ds = req.ds
+    if ds.derived_from:
+        return ds.transform(load(ds.derived_from, req.split, req.data_dir), req)
+    files = {s: ds.split_files(req.folder(), s) for s in ds.splits} if ds.split_files else {}
+    for other, paths in files.items():
+        if other != req.split and _version(paths) not in _CHECKED:
+            ds.loader(dataclasses.replace(req, split=other, limit=None))
+            _CHECKED.add(_version(paths))
+    data = ds.loader(req)
+    if files:
+        _CHECKED.add(_version(files[req.split]))
+    return data
 
 
-def _load(name, ds, split, data_dir, image_size, crop, limit) -> ImageSet:
-    if name == DEFAULT_DATASET:
-        x, y = load_idx_pair(EMBEDDED_DIR, split)
-        return ImageSet(x, y, class_names=ds.class_names, name=name)
-    if name in ("mnist", "fashion-mnist"):
-        folder = locate(name, data_dir)
-        x, y = load_idx_pair(folder, split)
-        if len(y) and (int(y.max()) >= 10 or int(y.min()) < 0):
-            raise DataError(f"{split_files(folder, split)[1]}: labels outside 0..9; the file does not belong to "
-                            f"{name}, download the dataset again (`genzoo data fetch {name}`)")
-        return ImageSet(x, y, class_names=ds.class_names, name=name, hflip_ok=ds.hflip_ok)
-    if name == "stacked-mnist":
-        digits = _load("mnist", info("mnist"), split, data_dir, None, None, None)
-        return stack_digits(digits, len(digits), seed=0 if split == "train" else 1)
-    if name == "cifar10":
-        x, y, classes = load_cifar10(locate(name, data_dir), split)
-        return ImageSet(x, y, class_names=classes, name=name, hflip_ok=True)
-    if name == "frey":
-        x = load_frey(locate(name, data_dir))
-        data = ImageSet(x, name=name)
-        if split == "all":
-            return data
-        train, test = data.split(FREY_TEST, seed=0)
-        return train if split == "train" else test
-    if name == "celeba":
-        x, attrs, names = load_celeba(locate(name, data_dir), split, image_size or 64,
-                                      crop if crop is not None else 140, limit)
-        return ImageSet(x, attrs=attrs, attr_names=tuple(names), name=name, hflip_ok=True)
-    if name.startswith("folder:"):
-        root = Path(name[7:]).expanduser()
-        if split in ("train", "test") and (root / split).is_dir():
-            root = root / split
-        elif split == "test":
-            raise SplitUnavailable(f"image folder {root} has no test/ subfolder; use split 'all'")
-        x, y, classes = load_folder(root, image_size=image_size, crop=crop)
-        return ImageSet(x, y, class_names=classes, name=name)
-    raise DataError(f"no loader for dataset {name!r}")
+def _concat(parts: list[ImageSet], name: str) -> ImageSet:
+    def cat(tensors):
+        return None if any(t is None for t in tensors) else torch.cat(tensors)
+
+    first = parts[0]
+    odd = next((p for p in parts if p.shape != first.shape), None)
+    if odd is not None:
+        shapes = " and ".join("x".join(map(str, p.shape)) for p in (first, odd))
+        raise DataError(f"dataset {name!r}: its splits hold images of different shapes ({shapes}); pass an image "
+                        "size (--set data.image_size=N)")
+    return ImageSet(torch.cat([p.images for p in parts]), cat([p.labels for p in parts]),
+                    cat([p.attrs for p in parts]), attr_names=first.attr_names, class_names=first.class_names,
+                    name=name, hflip_ok=first.hflip_ok)
 
 
 def resize(data: ImageSet, size: int) -> ImageSet:
     """Resize all images (bilinear, antialiased) to size x size, e.g. MNIST 28 -> 32 for DCGAN."""
-    import dataclasses
-
     import torch.nn.functional as F
 
     out = []

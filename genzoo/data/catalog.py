@@ -1,4 +1,15 @@
-"""The named datasets: where their files live, where they come from (URL + md5), how to load them.
+"""The dataset registry: one entry per dataset, registered next to its loader; where files live, where
+they come from (URL + md5).
+
+An entry (`DatasetInfo`) declares the dataset's files, splits and facts (shape, classes, licence), and how
+it loads: `loader(Request) -> ImageSet` reads one split; `split_files(folder, split)` names the files of
+each split (so that loading one split also checks the others, see `genzoo.data.load`); `resizes` says the
+loader applies `image_size` itself; listing 'all' in `splits` says the loader reads 'all' itself (else it is
+the declared splits concatenated). A derived dataset names its base set (`derived_from`) and a seeded
+`transform(base split, Request) -> ImageSet` instead of a loader. Entries register with `@dataset(...)` /
+`@derived_dataset(...)` on their loader, or `register_dataset(DatasetInfo(...))`; `folder:PATH` is a family
+(`register_family`): one entry per path, made on lookup. Adding a dataset is one entry next to its loader
+(imported by `genzoo/data/__init__.py`) and one test.
 
 A dataset folder is found, in order, at: `--data-dir DIR` (the folder itself, or a folder holding
 `DIR/<name>/`), `$GENZOO_DATA_DIR/<name>`, `~/.cache/genzoo/data/<name>`. `mnist-mini` is embedded
@@ -7,6 +18,7 @@ in the package and needs no files; `folder:PATH` reads any image folder.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import os
 import shutil
@@ -14,12 +26,15 @@ import tarfile
 import tempfile
 import urllib.request
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from genzoo.data.idx import find_file
 from genzoo.errors import DataError
+
+if TYPE_CHECKING:
+    from genzoo.data.imageset import ImageSet
 
 ENV_VAR = "GENZOO_DATA_DIR"
 EMBEDDED_DIR = Path(__file__).parent / "embedded"
@@ -38,104 +53,121 @@ class RemoteFile:
 
 @dataclass(frozen=True)
 class DatasetInfo:
+    """One dataset: its facts and files, and how one split of it is loaded."""
+
     name: str
     description: str
-    files: tuple[RemoteFile, ...]
-    required: tuple[str, ...]  # paths (relative to the folder) that must exist for loading
-    shape: tuple[int, int, int]
-    num_classes: int
+    files: tuple[RemoteFile, ...] = ()
+    required: tuple[str, ...] = ()  # paths (relative to the folder) that must exist for loading
+    shape: tuple[int, int, int] = (0, 0, 0)
+    num_classes: int = 0
+    # the splits a user can ask for; 'all' listed here: the loader reads it itself, else `load` forms 'all'
+    # by concatenating these
     splits: tuple[str, ...] = ("train", "test")
     hflip_ok: bool = False
     license: str = ""
     manual: str = ""  # extra instructions when files cannot be fetched automatically
     class_names: tuple[str, ...] = field(default=())
     aliases: tuple[str, ...] = ()  # other common folder names for the dataset
-    derived_from: str = ""  # built in memory from this dataset's files (e.g. stacked-mnist from mnist)
+    derived_from: str = ""  # built in memory from this dataset's splits (e.g. stacked-mnist from mnist)
+    # how it loads (a derived set has a transform instead of a loader)
+    loader: Callable[[Request], ImageSet] | None = None  # one split
+    transform: Callable[[ImageSet, Request], ImageSet] | None = None  # base split -> this split (seeded)
+    split_files: Callable[[Path, str], Sequence[Path]] | None = None  # (folder, split) -> its files
+    present: Callable[[Path], bool] | None = None  # does a folder hold the files (default: `required` exist)
+    resizes: bool = False  # the loader applies image_size (and crop) itself
+    embedded: Path | None = None  # files shipped in the package: no folder to look for
 
 
-_MNIST = "https://ossci-datasets.s3.amazonaws.com/mnist/"
-_FASHION = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
-_IDX = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
-        "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
+@dataclass(frozen=True)
+class Request:
+    """What a loader is asked for: one split of one dataset, with the caller's options."""
+
+    ds: DatasetInfo
+    split: str
+    data_dir: str | os.PathLike | None = None
+    image_size: int | None = None
+    crop: int | None = None
+    limit: int | None = None  # a loader may read only the first `limit` images; `load` keeps that many
+
+    @property
+    def name(self) -> str:
+        return self.ds.name
+
+    def folder(self) -> Path:
+        """The dataset's folder (a DataError says where to put the files when there is none)."""
+        return locate(self.ds.name, self.data_dir)
+
+
+@dataclass(frozen=True)
+class Family:
+    """Datasets named `prefix` + an argument (e.g. `folder:PATH`): `describe(name)` makes the entry."""
+
+    prefix: str
+    describe: Callable[[str], DatasetInfo]
+    usage: str  # for messages: e.g. "folder:PATH for an image folder"
+
 
 DATASETS: dict[str, DatasetInfo] = {}
+FAMILIES: dict[str, Family] = {}
 
 
-def _add(info: DatasetInfo) -> None:
-    DATASETS[info.name] = info
+def register_dataset(entry: DatasetInfo) -> DatasetInfo:
+    """Make dataset `entry.name` available to `genzoo.data.load`, `genzoo data ...` and `--data`."""
+    name = entry.name
+    if name in DATASETS:
+        raise ValueError(f"dataset name {name!r} registered twice")
+    if entry.derived_from:
+        if entry.derived_from not in DATASETS:
+            raise ValueError(f"dataset {name!r} is derived from {entry.derived_from!r}, which is not registered "
+                             "(register the base set first)")
+        if entry.transform is None or entry.loader is not None:
+            raise ValueError(f"derived dataset {name!r} needs a transform and no loader")
+    elif entry.loader is None:
+        raise ValueError(f"dataset {name!r} has no loader")
+    DATASETS[name] = entry
+    return entry
 
 
-_add(DatasetInfo(
-    "mnist-mini", "Embedded subset of official MNIST (10,000 train / 2,000 test); the default, no download",
-    (), (), (1, 28, 28), 10, license="CC BY-SA 3.0 (MNIST), see genzoo/data/embedded/PROVENANCE.md",
-    class_names=tuple(str(i) for i in range(10))))
-_add(DatasetInfo(
-    "mnist", "MNIST handwritten digits, 60,000 train / 10,000 test, 28x28 grey (LeCun et al. 1998)",
-    tuple(RemoteFile(n, _MNIST + n, m) for n, m in zip(_IDX, (
-        "f68b3c2dcbeaaa9fbdd348bbdeb94873", "d53e105ee54ea40749a09fcbcd1e9432",
-        "9fb629c4189551a2d022fa330f9573f3", "ec29112dd5afa0611ce80d1b7f02629c"))),
-    _IDX, (1, 28, 28), 10, license="CC BY-SA 3.0", class_names=tuple(str(i) for i in range(10)),
-    aliases=("MNIST",)))
-_add(DatasetInfo(
-    "fashion-mnist", "Fashion-MNIST clothes, 60,000 train / 10,000 test, 28x28 grey (Xiao et al. 2017)",
-    tuple(RemoteFile(n, _FASHION + n, m) for n, m in zip(_IDX, (
-        "8d4fb7e6c68d591d4c3dfef9ec88bf0d", "25c81989df183df01b3e8a0aad5dffbe",
-        "bef4ecab320f06d8554ea6380940ec79", "bb300cfdad3c16e7a12a480ee83cd310"))),
-    _IDX, (1, 28, 28), 10, hflip_ok=True, license="MIT",
-    class_names=("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
-                 "Bag", "Ankle boot"), aliases=("fashion_mnist", "FashionMNIST")))
-_add(DatasetInfo(
-    "cifar10", "CIFAR-10, 50,000 train / 10,000 test, 32x32 colour, 10 classes (Krizhevsky 2009)",
-    (RemoteFile("cifar-10-python.tar.gz", "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
-                "c58f30108f718f92721af3b95e74349a", unpack=True,
-                provides=("cifar-10-batches-py/data_batch_1", "cifar-10-batches-py/test_batch")),),
-    ("cifar-10-batches-py/data_batch_1", "cifar-10-batches-py/test_batch"), (3, 32, 32), 10,
-    hflip_ok=True, license="no license stated; cite Krizhevsky 2009",
-    class_names=("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"),
-    aliases=("cifar-10", "CIFAR10")))
-_add(DatasetInfo(
-    "stacked-mnist", "Stacked MNIST: 3 MNIST digits in the 3 channels, 1000 classes (Metz et al. 2017); built "
-    "(seeded) from the MNIST files, 60,000 train / 10,000 test", DATASETS["mnist"].files, _IDX, (3, 28, 28), 1000,
-    license="CC BY-SA 3.0 (MNIST)", derived_from="mnist"))
-for _base in ("mnist", "mnist-mini"):
-    _add(DatasetInfo(
-        f"{_base}-attrs", f"{_base} with 3 binary attributes derived from the digit: even, at_least_5, "
-        "closed_loop (0/6/8/9); multi-label data for attr-gan (genzoo.data.digit_attrs)",
-        DATASETS[_base].files, DATASETS[_base].required, (1, 28, 28), 10, license=DATASETS[_base].license,
-        class_names=DATASETS[_base].class_names, derived_from=_base))
-_add(DatasetInfo(
-    "frey", "Frey faces, 1,965 grey 28x20 frames of one face (Roweis); continuous data for Gaussian VAEs",
-    (RemoteFile("frey_rawface.mat", "https://cs.nyu.edu/~roweis/data/frey_rawface.mat",
-                "5aeb024d42b8a6091f30e5eb18c8a48d"),),
-    ("frey_rawface.mat",), (1, 28, 20), 0, splits=("train", "test", "all"),
-    license="freely distributed for research (S. Roweis)", aliases=("frey-faces", "frey_faces")))
-_add(DatasetInfo(
-    "celeba", "CelebA aligned faces with 40 binary attributes, center-cropped and resized to 64x64 "
-    "(Liu et al. 2015)",
-    (RemoteFile("img_align_celeba.zip", None, "00d2c5bc6d35e252742224ab0c1e8fcb", unpack=True,
-                provides=("img_align_celeba",)),
-     RemoteFile("list_attr_celeba.txt", None, "75e246fa4810816ffd6ee81facbd244c"),
-     RemoteFile("list_eval_partition.txt", None, "d32c9cbf5e040fd4025c592c306e6668")),
-    ("img_align_celeba", "list_attr_celeba.txt"), (3, 64, 64), 0, splits=("train", "valid", "test", "all"),
-    hflip_ok=True, license="non-commercial research and education only (CelebA agreement)",
-    manual="CelebA is served from Google Drive behind a confirmation page: download img_align_celeba.zip, "
-    "list_attr_celeba.txt and list_eval_partition.txt from https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html "
-    "into the folder, then run `genzoo data fetch celeba` again to check and unpack them.",
-    aliases=("CelebA", "celeba-subset")))
+def dataset(name: str, description: str, **fields) -> Callable:
+    """Decorator: register the function below (`Request -> ImageSet`, one split) as dataset `name`'s loader;
+    `fields` are the other `DatasetInfo` fields."""
+
+    def deco(loader):
+        register_dataset(DatasetInfo(name, description, loader=loader, **fields))
+        return loader
+
+    return deco
+
+
+def derived_dataset(name: str, description: str, base: str, **fields) -> Callable:
+    """Decorator: register dataset `name`, built from each split of dataset `base` by the function below
+    (`(base split: ImageSet, Request) -> ImageSet`, seeded: the same images on every load)."""
+
+    def deco(transform):
+        register_dataset(DatasetInfo(name, description, derived_from=base, transform=transform, **fields))
+        return transform
+
+    return deco
+
+
+def register_family(prefix: str, describe: Callable[[str], DatasetInfo], usage: str) -> None:
+    """Make every name `prefix...` a dataset, its entry made by `describe(name)` on each lookup."""
+    if prefix in FAMILIES:
+        raise ValueError(f"dataset family {prefix!r} registered twice")
+    FAMILIES[prefix] = Family(prefix, describe, usage)
 
 
 def info(name: str) -> DatasetInfo:
-    if name.startswith("folder:"):  # train/ and test/ subfolders where present, else the whole folder is train
-        has_test = (Path(name[7:]).expanduser() / "test").is_dir()
-        return DatasetInfo(name, f"image folder {name[7:]} (one subfolder per class)", (), (), (0, 0, 0), 0,
-                           splits=("train", "test", "all") if has_test else ("train", "all"))
+    for prefix, fam in FAMILIES.items():
+        if name.startswith(prefix):
+            return fam.describe(name)
     if name not in DATASETS:
-        import difflib
-
         close = difflib.get_close_matches(name, list(DATASETS), n=3)
         hint = f" Did you mean {', '.join(close)}?" if close else ""
-        raise DataError(f"unknown dataset {name!r}.{hint} Known: {', '.join(DATASETS)}, or folder:PATH "
-                        "for an image folder (see `genzoo data list`)")
+        families = "".join(f", or {f.usage}" for f in FAMILIES.values())
+        raise DataError(f"unknown dataset {name!r}.{hint} Known: {', '.join(DATASETS)}{families} "
+                        "(see `genzoo data list`)")
     return DATASETS[name]
 
 
@@ -152,8 +184,13 @@ def candidate_dirs(name: str, data_dir: str | os.PathLike | None) -> list[Path]:
     return dirs
 
 
+def cache_root() -> Path:
+    """genzoo's cache folder: `$XDG_CACHE_HOME/genzoo`, by default `~/.cache/genzoo`."""
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "genzoo"
+
+
 def default_root() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "genzoo" / "data"
+    return cache_root() / "data"
 
 
 def fetch_dir(name: str, data_dir: str | os.PathLike | None) -> Path:
@@ -168,21 +205,16 @@ def fetch_dir(name: str, data_dir: str | os.PathLike | None) -> Path:
 def has_files(d: Path, ds: DatasetInfo) -> bool:
     if not d.is_dir():
         return False
-    if ds.name in ("mnist", "fashion-mnist"):
-        try:
-            for stem in ("train-images-idx3-ubyte", "t10k-images-idx3-ubyte"):
-                find_file(d, stem)
-            return True
-        except DataError:
-            return False
+    if ds.present is not None:
+        return ds.present(d)
     return all((d / r).exists() for r in ds.required)
 
 
 def locate(name: str, data_dir: str | os.PathLike | None) -> Path:
     """The folder holding dataset `name`, or a DataError saying which files to put where."""
     ds = info(name)
-    if name == DEFAULT_DATASET:
-        return EMBEDDED_DIR
+    if ds.embedded is not None:
+        return ds.embedded
     if ds.derived_from:
         return locate(ds.derived_from, data_dir)
     dirs = candidate_dirs(name, data_dir)
@@ -191,10 +223,11 @@ def locate(name: str, data_dir: str | os.PathLike | None) -> Path:
             return d
     target = dirs[0] if data_dir else fetch_dir(name, None)
     files = ", ".join(ds.required)
+    auto = f"or run `genzoo data fetch {name}` (needs internet), " if all(rf.url for rf in ds.files) else ""
+    manual = f". {ds.manual}" if ds.manual and not auto else ""  # files a person downloads by hand
     raise DataError(
-        f"dataset {name!r} not found. Put its files ({files}) in {target}, or run "
-        f"`genzoo data fetch {name}` (needs internet), or pass --data-dir DIR / set {ENV_VAR}. "
-        f"Looked in: {', '.join(str(d) for d in dirs)}")
+        f"dataset {name!r} not found. Put its files ({files}) in {target}, {auto}or pass --data-dir DIR / set "
+        f"{ENV_VAR}. Looked in: {', '.join(str(d) for d in dirs)}{manual}")
 
 
 def md5sum(path: Path) -> str:
@@ -239,9 +272,9 @@ def fetch(name: str, data_dir: str | os.PathLike | None = None, timeout: float =
           log: Callable[[str], None] = print) -> Path:
     """Download (or check files put in place by hand) and unpack dataset `name`; returns its folder."""
     ds = info(name)
-    if name == DEFAULT_DATASET:
-        log(f"{name} is embedded in the package ({EMBEDDED_DIR}); nothing to fetch")
-        return EMBEDDED_DIR
+    if ds.embedded is not None:
+        log(f"{name} is embedded in the package ({ds.embedded}); nothing to fetch")
+        return ds.embedded
     if ds.derived_from:
         return fetch(ds.derived_from, data_dir, timeout, log)
     if not ds.files:

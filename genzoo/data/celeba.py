@@ -10,7 +10,9 @@ from pathlib import Path
 
 import torch
 
+from genzoo.data.catalog import RemoteFile, Request, dataset
 from genzoo.data.images import decode_many
+from genzoo.data.imageset import ImageSet
 from genzoo.errors import DataError, SplitUnavailable
 
 OFFICIAL_SPLIT = {"train": (1, 162770), "valid": (162771, 182637), "test": (182638, 202599)}
@@ -107,3 +109,23 @@ def load_celeba(root: str | Path, split: str = "train", image_size: int = 64, cr
         files, attrs = files[:limit], attrs[:limit]
     x = decode_many([img_dir / f for f in files], 3, image_size, crop)
     return x, attrs, names
+
+
+@dataset("celeba", "CelebA aligned faces with 40 binary attributes, center-cropped and resized to 64x64 "
+         "(Liu et al. 2015)",
+         files=(RemoteFile("img_align_celeba.zip", None, "00d2c5bc6d35e252742224ab0c1e8fcb", unpack=True,
+                           provides=("img_align_celeba",)),
+                RemoteFile("list_attr_celeba.txt", None, "75e246fa4810816ffd6ee81facbd244c"),
+                RemoteFile("list_eval_partition.txt", None, "d32c9cbf5e040fd4025c592c306e6668")),
+         required=("img_align_celeba", "list_attr_celeba.txt"), shape=(3, 64, 64),
+         splits=("train", "valid", "test", "all"), hflip_ok=True,
+         license="non-commercial research and education only (CelebA agreement)",
+         manual="CelebA is served from Google Drive behind a confirmation page: download img_align_celeba.zip, "
+         "list_attr_celeba.txt and list_eval_partition.txt from https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html "
+         "into the folder, then run `genzoo data fetch celeba` again to check and unpack them.",
+         aliases=("CelebA", "celeba-subset"), resizes=True)
+def load_split(req: Request) -> ImageSet:
+    """Center crop (default 140), resized to image_size (default 64); only the first `limit` are decoded."""
+    x, attrs, names = load_celeba(req.folder(), req.split, req.image_size or 64,
+                                  req.crop if req.crop is not None else 140, req.limit)
+    return ImageSet(x, attrs=attrs, attr_names=tuple(names), name=req.name, hflip_ok=True)

@@ -1,4 +1,5 @@
-"""CIFAR-10, python pickle version (`cifar-10-batches-py/`: data_batch_1..5, test_batch, batches.meta).
+"""CIFAR-10, python pickle version (`cifar-10-batches-py/`: data_batch_1..5, test_batch, batches.meta): the
+dataset `cifar10`.
 
 The files are pickles, and a pickle can name any Python callable to run while it loads. They are read
 with an unpickler that knows only what real CIFAR-10 files hold (dicts, lists, bytes, numbers and numpy
@@ -13,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from genzoo.data.catalog import RemoteFile, Request, dataset
+from genzoo.data.imageset import ImageSet
 from genzoo.errors import DataError
 
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
@@ -104,3 +107,15 @@ def load_cifar10(folder: str | Path, split: str) -> tuple[torch.Tensor, torch.Te
         raise DataError(f"{folder}: labels outside 0..{len(classes) - 1}; the batch files do not belong to "
                         "CIFAR-10, download the dataset again (`genzoo data fetch cifar10`)")
     return torch.from_numpy(np.concatenate(xs)), y, classes
+
+
+@dataset("cifar10", "CIFAR-10, 50,000 train / 10,000 test, 32x32 colour, 10 classes (Krizhevsky 2009)",
+         files=(RemoteFile("cifar-10-python.tar.gz", "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
+                           "c58f30108f718f92721af3b95e74349a", unpack=True,
+                           provides=("cifar-10-batches-py/data_batch_1", "cifar-10-batches-py/test_batch")),),
+         required=("cifar-10-batches-py/data_batch_1", "cifar-10-batches-py/test_batch"), shape=(3, 32, 32),
+         num_classes=10, hflip_ok=True, license="no license stated; cite Krizhevsky 2009", class_names=CLASSES,
+         aliases=("cifar-10", "CIFAR10"), split_files=split_files)
+def load_split(req: Request) -> ImageSet:
+    x, y, classes = load_cifar10(req.folder(), req.split)
+    return ImageSet(x, y, class_names=classes, name=req.name, hflip_ok=True)

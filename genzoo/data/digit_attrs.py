@@ -17,6 +17,7 @@ import dataclasses
 
 import torch
 
+from genzoo.data.catalog import DATASETS, Request, derived_dataset
 from genzoo.data.imageset import ImageSet
 
 DIGIT_ATTRS: dict[str, tuple[int, ...]] = {
@@ -43,3 +44,15 @@ def digit_attributes(digits: torch.Tensor, names: tuple[str, ...] = ATTR_NAMES) 
 def with_digit_attributes(data: ImageSet, name: str) -> ImageSet:
     """`data` (MNIST with labels) with the derived attribute columns, renamed `name`."""
     return dataclasses.replace(data, attrs=digit_attributes(data.labels), attr_names=ATTR_NAMES, name=name)
+
+
+def _add_attributes(digits: ImageSet, req: Request) -> ImageSet:
+    return with_digit_attributes(digits, req.name)
+
+
+for _base in ("mnist", "mnist-mini"):
+    derived_dataset(
+        f"{_base}-attrs", f"{_base} with 3 binary attributes derived from the digit: even, at_least_5, "
+        "closed_loop (0/6/8/9); multi-label data for attr-gan (genzoo.data.digit_attrs)", base=_base,
+        shape=(1, 28, 28), num_classes=10, license=DATASETS[_base].license,
+        class_names=DATASETS[_base].class_names)(_add_attributes)

@@ -1,4 +1,5 @@
-"""MNIST / Fashion-MNIST IDX files (LeCun's format), gzip-compressed or raw.
+"""MNIST / Fashion-MNIST IDX files (LeCun's format), gzip-compressed or raw; the datasets `mnist-mini`
+(embedded), `mnist` and `fashion-mnist`, whose official files `genzoo data fetch` checks by md5.
 
 Format: big-endian magic (0, 0, dtype code, ndim), ndim big-endian uint32 sizes, then the data.
 """
@@ -12,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from genzoo.data.catalog import EMBEDDED_DIR, DatasetInfo, RemoteFile, Request, register_dataset
+from genzoo.data.imageset import ImageSet
 from genzoo.errors import DataError
 
 _DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
@@ -104,3 +107,53 @@ def load_idx_pair(folder: str | Path, split: str) -> tuple[torch.Tensor, torch.T
     x = torch.from_numpy(images.copy()).unsqueeze(1)
     y = torch.from_numpy(labels.astype(np.int64))
     return x, y
+
+
+def has_files(folder: Path) -> bool:
+    """Both image files are there (as .gz or raw): a folder of this dataset (missing labels are named on load)."""
+    try:
+        for img_stem, _ in FILES.values():
+            find_file(folder, img_stem)
+    except DataError:
+        return False
+    return True
+
+
+def load_split(req: Request) -> ImageSet:
+    """One split of an MNIST-style dataset, its labels checked against the dataset's classes."""
+    folder = req.folder()
+    x, y = load_idx_pair(folder, req.split)
+    top = len(req.ds.class_names) - 1
+    if len(y) and (int(y.max()) > top or int(y.min()) < 0):
+        raise DataError(f"{split_files(folder, req.split)[1]}: labels outside 0..{top}; the file does not belong to "
+                        f"{req.name}, download the dataset again (`genzoo data fetch {req.name}`)")
+    return ImageSet(x, y, class_names=req.ds.class_names, name=req.name, hflip_ok=req.ds.hflip_ok)
+
+
+# ---- the datasets -----------------------------------------------------------------------------------------
+_MNIST = "https://ossci-datasets.s3.amazonaws.com/mnist/"
+_FASHION = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
+IDX_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+             "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
+DIGITS = tuple(str(i) for i in range(10))
+
+register_dataset(DatasetInfo(
+    "mnist-mini", "Embedded subset of official MNIST (10,000 train / 2,000 test); the default, no download",
+    shape=(1, 28, 28), num_classes=10, license="CC BY-SA 3.0 (MNIST), see genzoo/data/embedded/PROVENANCE.md",
+    class_names=DIGITS, embedded=EMBEDDED_DIR, loader=load_split))
+register_dataset(DatasetInfo(
+    "mnist", "MNIST handwritten digits, 60,000 train / 10,000 test, 28x28 grey (LeCun et al. 1998)",
+    tuple(RemoteFile(n, _MNIST + n, m) for n, m in zip(IDX_FILES, (
+        "f68b3c2dcbeaaa9fbdd348bbdeb94873", "d53e105ee54ea40749a09fcbcd1e9432",
+        "9fb629c4189551a2d022fa330f9573f3", "ec29112dd5afa0611ce80d1b7f02629c"))),
+    IDX_FILES, (1, 28, 28), 10, license="CC BY-SA 3.0", class_names=DIGITS, aliases=("MNIST",),
+    loader=load_split, split_files=split_files, present=has_files))
+register_dataset(DatasetInfo(
+    "fashion-mnist", "Fashion-MNIST clothes, 60,000 train / 10,000 test, 28x28 grey (Xiao et al. 2017)",
+    tuple(RemoteFile(n, _FASHION + n, m) for n, m in zip(IDX_FILES, (
+        "8d4fb7e6c68d591d4c3dfef9ec88bf0d", "25c81989df183df01b3e8a0aad5dffbe",
+        "bef4ecab320f06d8554ea6380940ec79", "bb300cfdad3c16e7a12a480ee83cd310"))),
+    IDX_FILES, (1, 28, 28), 10, hflip_ok=True, license="MIT",
+    class_names=("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
+                 "Bag", "Ankle boot"), aliases=("fashion_mnist", "FashionMNIST"),
+    loader=load_split, split_files=split_files, present=has_files))

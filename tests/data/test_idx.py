@@ -97,6 +97,17 @@ def test_shared_mnist_official():
     assert 33.0 < train.images.float().mean() < 33.6  # MNIST mean pixel value is 33.3
 
 
+def test_shared_fashion_official():
+    folder = shared_path("fashion-mnist")
+    for f in DATASETS["fashion-mnist"].files:  # the md5s `genzoo data fetch fashion-mnist` checks
+        assert md5sum(folder / f.name) == f.md5, f.name
+    train = load("fashion-mnist", data_dir=folder.parent)
+    test = load("fashion-mnist", split="test", data_dir=folder.parent)
+    assert train.labels.bincount().tolist() == [6000] * 10 and test.labels.bincount().tolist() == [1000] * 10
+    assert 72.8 < train.images.float().mean() < 73.1  # Fashion-MNIST mean pixel value is 72.94 (0.2860)
+    assert train.class_names[9] == "Ankle boot" and train.hflip_ok
+
+
 def test_gzip_detected_by_content(tmp_path):
     # a raw file whose name ends in .gz is read by content, not by name
     arr = np.arange(12, dtype=np.uint8).reshape(3, 4)
