@@ -12,6 +12,8 @@ Model capabilities the views rely on:
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from genzoo.data import info
@@ -374,3 +376,45 @@ VIEWS.update(interpolate=interpolate, arithmetic=arithmetic, manifold=manifold, 
              scatter=scatter, class_grid=class_grid, attrs=attrs, codes=codes)
 # views that work for models which cannot sample (plain autoencoders)
 ENCODER_VIEWS = {"reconstruct", "scatter"}
+
+
+# ---- grid labels: what the rows and columns of each view's grid show ---------------------------------
+def class_name(model, c: int) -> str:
+    names = model.spec.class_names
+    return str(names[c]) if 0 <= c < len(names) else str(c)
+
+
+def grid_labels(view: str | None, model, args) -> tuple[list[str] | None, list[str] | None]:
+    """(row labels, column labels) for the grid of `view` (None: plain samples), as the view laid it out:
+    class rows (class grid, conditional interpolation), class columns (plain conditional samples),
+    interpolation fractions, arithmetic operands and result, inputs and reconstructions, manifold
+    coordinates. None where a view has nothing to say."""
+    conditional = getattr(model, "conditional", False)
+    k = model.spec.num_classes
+    if view is None:
+        if conditional and not args.labels and args.n % max(k, 1) == 0:
+            return None, [class_name(model, c) for c in range(k)]
+        return None, None
+    if view == "interpolate":
+        rows = max(1, args.n // args.steps)
+        cols = [f"t={t:.2g}" for t in torch.linspace(0.0, 1.0, args.steps).tolist()]
+        cols[0], cols[-1] = "start", "end"
+        if conditional:
+            per_row = parse_labels(args.labels, rows, k) if args.labels else torch.arange(rows) % k
+            return [class_name(model, int(c)) for c in per_row], cols
+        return None, cols
+    if view == "arithmetic":
+        terms = parse_arithmetic(args.arithmetic)
+        what = (lambda ids: f"class {ids[0]}") if args.classifier else (lambda ids: ",".join(map(str, ids)))
+        rows = [f"{'+' if sign > 0 else '-'} {what(ids)}" for sign, ids in terms]
+        nrow = max(GROUP if args.classifier else len(ids) for _, ids in terms) + 1
+        return [*rows, "= result, noisy"], [""] * (nrow - 1) + ["mean"]
+    if view == "class_grid":
+        rows = parse_labels(args.labels, len(args.labels.split(",")), k) if args.labels else torch.arange(k)
+        return [class_name(model, int(c)) for c in rows], None
+    if view == "reconstruct":
+        return ["input", "output"] * math.ceil(args.n / 8), None
+    if view == "manifold":
+        v = torch.special.ndtri((torch.arange(args.steps, dtype=torch.float64) + 0.5) / args.steps).tolist()
+        return [f"z2 {x:+.2f}" for x in reversed(v)], [f"z1 {x:+.2f}" for x in v]
+    return None, None

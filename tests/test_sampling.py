@@ -10,8 +10,8 @@ from torch.testing import assert_close
 import genzoo
 from genzoo.data.imageset import DataSpec
 from genzoo.errors import ConfigError
-from genzoo.sampling import VIEWS, parse_arithmetic, slerp
-from genzoo.train import TrainConfig, Trainer
+from genzoo.sampling import VIEWS, grid_labels, parse_arithmetic, slerp
+from genzoo.training import TrainConfig, Trainer
 from tests.learning import SEED, record
 
 
@@ -115,3 +115,27 @@ def test_views_need_a_latent_model():
     clf = genzoo.build("classifier", DataSpec(1, 28, 28, 10), width=4)
     with pytest.raises(ConfigError, match="latent space"):
         VIEWS["interpolate"](clf, args(), torch.Generator())
+
+
+class Conditional(Recorder):
+    conditional = True
+    spec = DataSpec(1, 1, 4, 3, class_names=("cat", "dog", "owl"))
+
+
+def test_grid_labels_name_what_each_view_lays_out():
+    # interpolation: the ends of each row; conditional models: the class of each row
+    rows, cols = grid_labels("interpolate", Recorder(), args(n=8, steps=4))
+    assert rows is None and cols == ["start", "t=0.33", "t=0.67", "end"]
+    rows, _ = grid_labels("interpolate", Conditional(), args(n=12, steps=4))
+    assert rows == ["cat", "dog", "owl"]
+    # arithmetic: an operand per group row, then the result row; the last column holds the averages
+    rows, cols = grid_labels("arithmetic", Recorder(), args(arithmetic="0,1,2-3+4,5"))
+    x, nrow = VIEWS["arithmetic"](Recorder(), args(n=8, arithmetic="0,1,2-3+4,5"), torch.Generator().manual_seed(0))
+    assert rows == ["+ 0,1,2", "- 3", "+ 4,5", "= result, noisy"] and len(rows) == len(x) // nrow
+    assert cols == ["", "", "", "mean"] and len(cols) == nrow
+    # class grid: a class name per row (all classes, or --labels); plain conditional samples: per column
+    assert grid_labels("class_grid", Conditional(), args())[0] == ["cat", "dog", "owl"]
+    assert grid_labels("class_grid", Conditional(), args(labels="2,0"))[0] == ["owl", "cat"]
+    assert grid_labels(None, Conditional(), args(n=6)) == (None, ["cat", "dog", "owl"])
+    assert grid_labels(None, Recorder(), args()) == (None, None)
+    assert grid_labels("reconstruct", Recorder(), args(n=12))[0] == ["input", "output"] * 2

@@ -14,8 +14,9 @@ def test_infogan_codes_view_and_eval(cli, tmp_path):
     r = cli("sample", str(run), "--codes", "--steps", "5", "--out", str(tmp_path / "codes.png"), check=True)
     assert "wrote" in r.stdout
     # 10 columns (the categorical code's values; the 5-step sweeps are padded); rows: 10 for the
-    # categorical block, 10 for each of the 2 continuous codes, and 2 blank separator rows; 28 px + 2 padding
-    assert Image.open(tmp_path / "codes.png").size == (10 * 30 + 2, 32 * 30 + 2)
+    # categorical block, 10 for each of the 2 continuous codes, and 2 blank separator rows; 28 px upscaled 3x
+    # + 2 padding
+    assert Image.open(tmp_path / "codes.png").size == (10 * 86 + 2, 32 * 86 + 2)
     r = cli("eval", str(run), "--n", "200", "--metrics", "fid", check=True)
     m = json.loads((run / "metrics.json").read_text())
     assert {"code_accuracy", "q_accuracy", "q_cluster_accuracy", "fid"} <= set(m)
@@ -30,4 +31,5 @@ def test_codes_view_needs_codes_and_bigan_reconstructs(cli, tmp_path):
     assert r.returncode == 2 and "--codes sweeps latent codes (infogan); bigan has none" in r.stderr
     assert "Traceback" not in r.stderr
     cli("sample", str(run), "--reconstruct", "--n", "8", "--out", str(tmp_path / "rec.png"), check=True)
-    assert Image.open(tmp_path / "rec.png").size == (8 * 30 + 2, 2 * 30 + 2)
+    w, h = Image.open(tmp_path / "rec.png").size  # input and output rows, labelled at the left
+    assert h == 2 * 86 + 2 and 8 * 86 + 2 < w < 8 * 86 + 2 + 100
