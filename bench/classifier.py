@@ -22,7 +22,7 @@ import torch
 
 import genzoo
 from genzoo.errors import DataError
-from genzoo.train import TrainConfig, Trainer
+from genzoo.training import TrainConfig, Trainer
 
 THRESHOLDS = (0.990, 0.994, 0.995)
 

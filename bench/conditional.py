@@ -33,7 +33,7 @@ from genzoo import registry
 from genzoo.data import load
 from genzoo.metrics import evaluate_model
 from genzoo.metrics.suite import attribute_quality
-from genzoo.train import TrainConfig, Trainer
+from genzoo.training import TrainConfig, Trainer
 
 RESULTS = Path(__file__).resolve().parent / "results"
 OUT = RESULTS / "conditional.json"

@@ -39,7 +39,7 @@ from genzoo import registry
 from genzoo.config import replace
 from genzoo.data import load
 from genzoo.metrics import EvalOptions
-from genzoo.train import RunDir, TrainConfig, Trainer
+from genzoo.training import RunDir, TrainConfig, Trainer
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "results" / "conditional_latent.json"

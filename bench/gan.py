@@ -36,7 +36,7 @@ import genzoo
 from genzoo.data import resize
 from genzoo.models.gan.networks import build_discriminator, build_generator
 from genzoo.nn import init_weights_
-from genzoo.train import TrainConfig, Trainer
+from genzoo.training import TrainConfig, Trainer
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -43,7 +43,7 @@ from genzoo import registry
 from genzoo.data.imageset import ImageSet, to_float
 from genzoo.models.pca import PCA, principal_angles
 from genzoo.models.vae import binarize_fixed
-from genzoo.train import RunDir, TrainConfig, Trainer, load_model
+from genzoo.training import RunDir, TrainConfig, Trainer, load_model
 
 ROOT = Path(__file__).resolve().parents[1]
 PAPER = {"vae": -86.76, "iwae": -84.78}  # Burda et al. 2016, table 1: one stochastic layer, k=5000 estimate

@@ -32,12 +32,36 @@ def build(name: str, spec, seed: int | None = 0, **overrides):
     return _build(name, spec, overrides, seed=seed)
 
 
-def train(model, data, out: str | None = None, **train_settings):
-    """Train `model` on `data` and write a run folder; returns the Trainer."""
-    from genzoo.train import TrainConfig, Trainer
+def train(model, data, out: str | None = None, eval_data=None, **train_settings):
+    """Train `model` on `data` and write a run folder (with its report.html); returns the Trainer.
 
-    trainer = Trainer(model, data, TrainConfig(**train_settings), run_dir=out)
-    trainer.fit()
+    Trainer settings (`genzoo.training.TrainConfig`) start from the model's registered defaults, as
+    `genzoo train` does (`genzoo list MODEL` prints them); giving `steps` or `epochs` replaces both of the
+    defaults' lengths. `eval_data` (e.g. the test split) is evaluated periodically and at the end.
+    """
+    from genzoo import registry
+    from genzoo.config import replace
+    from genzoo.training import TrainConfig, Trainer
+
+    try:
+        settings = dict(registry.get(model.name).train_defaults)
+    except (AttributeError, ConfigError):  # a model built outside the registry has no defaults
+        settings = {}
+    if "steps" in train_settings or "epochs" in train_settings:
+        settings.pop("steps", None)
+        settings.pop("epochs", None)
+    settings.update(train_settings)
+    trainer = Trainer(model, data, replace(TrainConfig(), settings, what="trainer"), run_dir=out, eval_data=eval_data)
+    summary = trainer.fit()
+    if out is not None and summary["status"] != "interrupted" and trainer.dist.is_main:
+        import warnings
+
+        try:
+            from genzoo.report.page import write_report
+
+            write_report(out)
+        except Exception as e:  # the run is done and saved; the report is only a view of it
+            warnings.warn(f"report not written ({type(e).__name__}: {e}); try `genzoo report {out}`", stacklevel=2)
     return trainer
 
 
@@ -51,3 +75,4 @@ def load_run(run_dir: str, which: str = "best"):
     from genzoo.runs import load_model
 
     return load_model(run_dir, which=which)
+

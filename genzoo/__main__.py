@@ -2,7 +2,7 @@ import os
 import sys
 
 from genzoo.cli import main
-from genzoo.train.distributed import from_env
+from genzoo.training.distributed import from_env
 
 status = main()
 if from_env().enabled:

@@ -1,4 +1,4 @@
-"""The `genzoo` command: train, eval, sample, list, data.
+"""The `genzoo` command: train, eval, sample, report, compare, serve, list, data.
 
 User errors (unknown model, bad option, missing or corrupt data, damaged run folder, diverged
 training) print one line `genzoo: error: ...` and exit with status 2; Ctrl-C during training saves
@@ -25,6 +25,9 @@ examples:
   genzoo train classifier --data mnist --data-dir ~/data --epochs 6
   genzoo train --resume runs/classifier-mnist-20260101-120000
   genzoo eval runs/classifier-mnist-20260101-120000
+  genzoo report runs/classifier-mnist-20260101-120000      one HTML page: curves, samples, figures, cost
+  genzoo compare RUN_A RUN_B                               side by side
+  genzoo serve RUN                                         explore a model in the browser
   genzoo data list
 """
 
@@ -63,8 +66,18 @@ def _positive(text: str) -> float:
     return value
 
 
+def _scale(text: str) -> int | str:
+    """auto, or a whole number >= 1 (grid upscaling)."""
+    if text == "auto":
+        return text
+    try:
+        return _count(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"use auto or a whole number of at least 1, got {text!r}") from None
+
+
 def _device(text: str) -> str:
-    from genzoo.train.trainer import device_problem
+    from genzoo.training.trainer import device_problem
 
     problem = device_problem(text)
     if problem:
@@ -178,7 +191,52 @@ def _parser() -> argparse.ArgumentParser:
     ps.add_argument("--steps", type=_count, default=10, help="interpolation / sweep steps per row")
     ps.add_argument("--slerp", action="store_true", help="spherical instead of linear interpolation")
     ps.add_argument("--classifier", metavar="RUN_DIR", help="a trained classifier run (to pick samples by class)")
+    ps.add_argument("--scale", type=_scale, default="auto",
+                    help="grid cells upscaled N times by nearest neighbour (default auto: at least 64 px per cell)")
     ps.set_defaults(func=cmd_sample)
+
+    # report, compare --------------------------------------------------------------------------
+    pr = sub.add_parser("report", help="write RUN/report.html: curves, samples, figures, cost (one offline page)",
+                        formatter_class=_Formatter, epilog=textwrap.dedent("""\
+        examples:
+          genzoo report runs/dcgan-mnist-mini-20260101-1200            writes RUN/report.html
+          genzoo report RUN --watch                                    rewrite it every 30 s while RUN trains
+          genzoo report RUN --watch 5 --out /tmp/live.html
+
+        The page is one self-contained file (images and plots inline): it opens offline, from anywhere.
+        Training writes it at the end of every run."""))
+    pr.add_argument("run", help="run folder")
+    pr.add_argument("--watch", type=_positive, nargs="?", const=30.0, metavar="SECONDS",
+                    help="rewrite the report every SECONDS (default 30) while the run trains; the page reloads "
+                         "itself. Stops when the run ends, or on Ctrl-C")
+    pr.add_argument("--out", metavar="PATH", help="where to write the page (default RUN/report.html)")
+    pr.set_defaults(func=cmd_report)
+    pc = sub.add_parser("compare", help="compare runs: a table here and an HTML page with overlaid curves",
+                        formatter_class=_Formatter, epilog=textwrap.dedent("""\
+        examples:
+          genzoo compare runs/dcgan-a runs/wgan-gp-b                   table + compare.html in this folder
+          genzoo compare runs/* --out cmp.html
+
+        Runs of any model families: only the final figures and logged keys they all have are compared;
+        the rest is listed as left out."""))
+    pc.add_argument("runs", nargs="+", metavar="RUN", help="two or more run folders")
+    pc.add_argument("--out", metavar="PATH", default="compare.html", help="HTML page to write (default compare.html)")
+    pc.set_defaults(func=cmd_compare)
+
+    # serve ------------------------------------------------------------------------------------
+    pv = sub.add_parser("serve", help="explore trained runs in the browser (latent sliders, classes, morphing)",
+                        formatter_class=_Formatter, epilog=textwrap.dedent("""\
+        examples:
+          genzoo serve runs/dcgan-mnist-mini-20260101-1200              then open http://127.0.0.1:8000/
+          genzoo serve runs/cdcgan-a runs/vae-frey-b --port 8080        several runs; the page switches between them
+
+        Binds 127.0.0.1 (this machine only) unless --host says otherwise. Needs the extra:
+        pip install -e '.[serve]'"""))
+    pv.add_argument("runs", nargs="+", metavar="RUN", help="run folders (the only ones the server can reach)")
+    pv.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    pv.add_argument("--port", type=_port, default=8000, help="TCP port (default 8000)")
+    pv.add_argument("--device", type=_device, default="cpu", help="device for the models (default cpu)")
+    pv.set_defaults(func=cmd_serve)
 
     # data -------------------------------------------------------------------------------------
     pd = sub.add_parser("data", help="list, describe or download datasets", formatter_class=_Formatter,
@@ -209,8 +267,8 @@ def _parser() -> argparse.ArgumentParser:
 
 # ---- helpers ---------------------------------------------------------------------------------
 def _resolve_device(name: str):
-    from genzoo.train.distributed import from_env
-    from genzoo.train.trainer import resolve_device
+    from genzoo.training.distributed import from_env
+    from genzoo.training.trainer import resolve_device
 
     return resolve_device(name, from_env())
 
@@ -219,7 +277,7 @@ def _split_overrides(entry, items: list[str]) -> tuple[dict, dict, dict]:
     """--set KEY=VALUE items -> (model overrides, trainer overrides, data options)."""
     from genzoo.config import field_names, parse_assignments, unknown_key_error
     from genzoo.runs import DATA_OPTS
-    from genzoo.train import TrainConfig
+    from genzoo.training import TrainConfig
 
     model_keys, train_keys = field_names(entry.config_cls), field_names(TrainConfig)
     data_keys = [*DATA_OPTS, "per_class"]
@@ -259,7 +317,7 @@ def _lr_keys(entry) -> list[str]:
 
 
 def _print(msg: str) -> None:
-    from genzoo.train.distributed import from_env
+    from genzoo.training.distributed import from_env
 
     if from_env().is_main:
         print(msg, flush=True)
@@ -295,8 +353,8 @@ def cmd_train(args) -> int:
     from genzoo import registry
     from genzoo.config import from_dict, replace
     from genzoo.runs import RunDir, eval_split, load_split
-    from genzoo.train import TrainConfig, Trainer
-    from genzoo.train import distributed as dist
+    from genzoo.training import TrainConfig, Trainer
+    from genzoo.training import distributed as dist
 
     if args.resume:
         if args.model:
@@ -389,6 +447,42 @@ def _finish(trainer, summary: dict[str, Any]) -> int:
     _print(f"run folder: {run}")
     if grids:
         _print(f"samples: {grids[-1]}")
+    _write_report(run)
+    return 0
+
+
+def _write_report(run: Path) -> None:
+    """The run's report.html at the end of training; a failure is one warning line, never a failed run."""
+    from genzoo.training.distributed import from_env
+
+    if not from_env().is_main:
+        return
+    try:
+        from genzoo.report.page import write_report
+
+        _print(f"report: {write_report(run)}")
+    except Exception as e:  # the run is done and saved; the report is only a view of it
+        text = _one_line(e) if isinstance(e, GenzooError) else f"{type(e).__name__}: {e}"
+        print(f"genzoo: warning: report not written ({text}); try `genzoo report {run}`", file=sys.stderr)
+
+
+def cmd_report(args) -> int:
+    from genzoo.report.page import write_report
+    from genzoo.report.watch import watch
+
+    if args.watch is not None:
+        watch(args.run, args.watch, args.out)
+        return 0
+    print(f"wrote {write_report(args.run, args.out)}")
+    return 0
+
+
+def cmd_compare(args) -> int:
+    from genzoo.report.compare import table_text, write_compare
+
+    path, comparison = write_compare(args.runs, args.out)
+    print(table_text(comparison))
+    print(f"wrote {path}")
     return 0
 
 
@@ -572,8 +666,33 @@ def cmd_sample(args) -> int:
         print(f"wrote {len(imgs)} images to {out}")
     if args.out or not args.out_dir:
         default = run.samples / f"{view or 'sample'}.png"
-        path = save_grid(x, args.out or default, nrow=nrow, value_range=model.input_range)
+        rows, cols = sampling.grid_labels(view, model, args)
+        path = save_grid(x, args.out or default, nrow=nrow, value_range=model.input_range, scale=args.scale,
+                         row_labels=rows, col_labels=cols)
         print(f"wrote {path}")
+    return 0
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid port: {text!r}") from None
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is a number in 1..65535, got {value}")
+    return value
+
+
+def cmd_serve(args) -> int:
+    try:
+        import fastapi  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError as e:
+        raise ConfigError(f"genzoo serve needs FastAPI and uvicorn ({e.name} is missing): "
+                          "pip install -e '.[serve]'") from None
+    from genzoo.serve.server import serve
+
+    serve(args.runs, host=args.host, port=args.port, device=_resolve_device(args.device))
     return 0
 
 
@@ -650,6 +769,6 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         os._exit(0)
     finally:
-        from genzoo.train.distributed import shutdown
+        from genzoo.training.distributed import shutdown
 
         shutdown()

@@ -6,7 +6,7 @@ uninterrupted reference run, then victim chains (trials): each run is killed -9 
 random moments), resumed with `genzoo train --resume` after each kill, and finally resumed to the end; its
 final checkpoint (networks, EMA, optimizers, schedulers, RNG states, counters) and metrics.jsonl must equal
 the reference's bit for bit, with no temp file left. The kills and checks are those of
-tests/train/test_kill_resume.py (tests/train/killchain.py), with more kills.
+tests/training/test_kill_resume.py (tests/training/killchain.py), with more kills.
 
 Usage (from a genzoo checkout):
 
@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.train import killchain as kc  # noqa: E402  (the test's helpers: one copy of the kill machinery)
+from tests.training import killchain as kc  # noqa: E402  (the test's helpers: one copy of the kill machinery)
 
 
 def kinds_for(rng: random.Random, n: int) -> list[str]:

@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import json
 import pickle
 import shlex
 import shutil
 import struct
+import tarfile
 import warnings
 import zlib
 from collections.abc import Callable
@@ -58,7 +60,7 @@ def real_runs(tmp_path_factory) -> Path:
     paused at step 3 of 6 (resumable), with one metrics.jsonl row per step."""
     from genzoo.data import load
     from genzoo.registry import build
-    from genzoo.train import TrainConfig, Trainer
+    from genzoo.training import TrainConfig, Trainer
 
     root = tmp_path_factory.mktemp("real-runs")
     _run(["train", "classifier", "--steps", "3", "--batch-size", "32", "--set", "width=8", "data.limit=256",
@@ -113,6 +115,27 @@ def cifar(tmp: Path, n: int = 2) -> Path:
                  b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8), b"filenames": [b"x.png"] * n}
         (d / name).write_bytes(pickle.dumps(batch, protocol=2))
     return d
+
+
+def cifar_jpeg(tmp: Path, extra: dict[str, bytes] | None = None) -> Path:
+    """cifar10-jpeg.tar.gz with one 32x32 JPEG per class and split (train|test/<class>/0000.jpg), plus `extra`."""
+    from genzoo.data.cifar import CLASSES
+
+    members = {}
+    for split in ("train", "test"):
+        for c, cls in enumerate(CLASSES):
+            buf = io.BytesIO()
+            Image.new("RGB", (32, 32), (20 * c, 0, 0)).save(buf, "JPEG", quality=75)
+            members[f"{split}/{cls}/0000.jpg"] = buf.getvalue()
+    members.update(extra or {})
+    d = tmp / "data" / "cifar10-jpeg"
+    d.mkdir(parents=True)
+    with tarfile.open(d / "cifar10-jpeg.tar.gz", "w:gz") as t:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            t.addfile(info, io.BytesIO(data))
+    return d / "cifar10-jpeg.tar.gz"
 
 
 def frey(tmp: Path, ff: np.ndarray | None = None, name: str = "ff") -> Path:
@@ -249,6 +272,37 @@ def cifar_broken_test_batch(tmp):
 
 def cifar_missing_batch(tmp):
     (cifar(tmp) / "data_batch_4").unlink()
+
+
+def cifar_jpeg_truncated(tmp):
+    f = cifar_jpeg(tmp)
+    f.write_bytes(f.read_bytes()[:-8])  # all but gzip's length and CRC-32
+
+
+def cifar_jpeg_not_gzip(tmp):
+    cifar_jpeg(tmp).write_text("<html>404 Not Found</html>")
+
+
+def cifar_jpeg_not_a_jpeg(tmp):
+    cifar_jpeg(tmp, {"test/cat/0001.jpg": b"GIF89a" + b"\x00" * 40})
+
+
+def cifar_jpeg_cut_jpeg(tmp):
+    buf = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(buf, "JPEG")
+    cifar_jpeg(tmp, {"train/dog/0001.jpg": buf.getvalue()[:300]})
+
+
+def cifar_jpeg_unknown_class(tmp):
+    buf = io.BytesIO()
+    Image.new("RGB", (32, 32)).save(buf, "JPEG")
+    cifar_jpeg(tmp, {"train/wolf/0000.jpg": buf.getvalue()})
+
+
+def cifar_jpeg_wrong_size(tmp):
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 64)).save(buf, "JPEG")
+    cifar_jpeg(tmp, {"train/ship/0001.jpg": buf.getvalue()})
 
 
 def frey_missing_variable(tmp):
@@ -445,6 +499,7 @@ def paused_config_missing_train(tmp):
 TRAIN = "train classifier --steps 1 --batch-size 4 --quiet --out {out}"
 ON_MNIST = TRAIN + " --data mnist --data-dir {data}"
 ON_CIFAR = TRAIN + " --data cifar10 --data-dir {data}"
+ON_CIFAR_JPEG = TRAIN + " --data cifar10-jpeg --data-dir {data}"
 ON_FOLDER = TRAIN + " --data folder:{tmp}/imgs"
 ON_CELEBA = "train classifier --set target=attrs --steps 1 --quiet --out {out} --data celeba --data-dir {data}"
 ON_FREY = "train vae-frey --steps 1 --quiet --out {out} --data frey --data-dir {data}"
@@ -493,6 +548,22 @@ CASES = [
     case("cifar-pickled-code", cifar_payload, ON_CIFAR, "data_batch_1", "builtins.exec", "refused without running"),
     case("cifar-broken-test-batch", cifar_broken_test_batch, ON_CIFAR, "test_batch", "truncated"),
     case("cifar-missing-batch", cifar_missing_batch, ON_CIFAR, "data_batch_4", "missing", "genzoo data fetch"),
+    # CIFAR-10 (JPEG copy): a tar.gz of JPEG class folders
+    case("cifar-jpeg-truncated", cifar_jpeg_truncated, ON_CIFAR_JPEG, "cifar10-jpeg.tar.gz", "corrupt or truncated",
+         "replace cifar10-jpeg.tar.gz with the original", "3e8c32a0599b51498fa7a39d5d93cbc9"),
+    case("cifar-jpeg-not-gzip", cifar_jpeg_not_gzip, ON_CIFAR_JPEG, "cifar10-jpeg.tar.gz", "cannot read the archive",
+         "genzoo data fetch cifar10-jpeg"),
+    case("cifar-jpeg-not-a-jpeg", cifar_jpeg_not_a_jpeg, ON_CIFAR_JPEG, "member test/cat/0001.jpg", "not a JPEG",
+         "remove that file"),
+    case("cifar-jpeg-cut-jpeg", cifar_jpeg_cut_jpeg, ON_CIFAR_JPEG, "member train/dog/0001.jpg", "truncated",
+         "remove it"),
+    case("cifar-jpeg-unknown-class", cifar_jpeg_unknown_class, ON_CIFAR_JPEG, "train/wolf/0000.jpg", "'wolf'",
+         "not a CIFAR-10 class"),
+    case("cifar-jpeg-wrong-size", cifar_jpeg_wrong_size, ON_CIFAR_JPEG, "train/ship/0001.jpg", "64x64", "32x32"),
+    case("cifar-jpeg-missing", nothing, ON_CIFAR_JPEG, "'cifar10-jpeg' not found", "cifar10-jpeg.tar.gz",
+         "YoongiKim"),
+    case("data-info-cifar-jpeg-cut", cifar_jpeg_cut_jpeg, "data info cifar10-jpeg --data-dir {data}",
+         "train/dog/0001.jpg", "truncated"),
     # Frey faces .mat
     case("frey-missing-variable", frey_missing_variable, ON_FREY, "frey_rawface.mat", "no variable 'ff'",
          "download"),
@@ -615,6 +686,20 @@ CASES = [
     case("eval-fake-folder-missing", nothing, "eval --real mnist-mini --fake {tmp}/fakes", "fakes", "does not exist"),
     case("sample-interpolate-steps", nothing, "sample {cvae} --interpolate --steps 1", "--steps", "at least 2"),
     case("fetch-timeout-zero", nothing, "data fetch mnist --timeout 0", "--timeout", "greater than 0"),
+    case("sample-scale-zero", nothing, "sample {cvae} --scale 0", "--scale", "at least 1"),
+    case("sample-scale-word", nothing, "sample {cvae} --scale big", "--scale", "auto or a whole number"),
+    # report and compare
+    case("report-run-missing", nothing, "report {tmp}/no-such-run", "no-such-run", "does not exist"),
+    case("report-not-a-run", nothing, "report {tmp}/runs", "config.json does not exist", "genzoo train"),
+    case("report-config-not-json", config_not_json, "report {run}", "config.json is not valid JSON", "restore"),
+    case("report-metrics-json-corrupt", metrics_json_corrupt, "report {run}", "metrics.json is not valid JSON",
+         "delete metrics.json"),
+    case("report-watch-zero", nothing, "report {run} --watch 0", "--watch", "greater than 0"),
+    case("report-watch-missing-run", nothing, "report {tmp}/no-such-run --watch 1", "no-such-run", "does not exist"),
+    case("compare-one-run", nothing, "compare {run} --out {tmp}/cmp.html", "at least two run folders"),
+    case("compare-run-missing", nothing, "compare {run} {tmp}/nope --out {tmp}/cmp.html", "nope", "does not exist"),
+    case("compare-config-missing", config_missing, "compare {cvae} {run} --out {tmp}/cmp.html",
+         "config.json does not exist"),
 ]
 
 

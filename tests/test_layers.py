@@ -146,13 +146,13 @@ def test_every_module_keeps_the_layers():
 
 
 @pytest.mark.parametrize("planted, expected", [
-    ({"genzoo.data.bad": "from genzoo.train import Trainer\n"}, "imports genzoo.train (train) from below (base)"),
+    ({"genzoo.data.bad": "from genzoo.training import Trainer\n"}, "imports genzoo.training (train) from below (base)"),
     ({"genzoo.metrics.bad": "def f():\n    from genzoo.data import load\n"}, "inside a function"),
     ({"genzoo.nn.a": "from genzoo.nn import b\n", "genzoo.nn.b": "import genzoo.nn.a\n"}, "import cycle"),
     ({"genzoo.newpart": "x = 1\n"}, "in no layer"),
     ({"genzoo.data.bad": "from genzoo.data import load\n", "genzoo.data.__init__": "from genzoo.data.bad import x\n"},
      "import cycle: genzoo.data -> genzoo.data.bad"),
-    ({"genzoo.models.bad": "from ..train.trainer import Trainer\n"}, "imports genzoo.train.trainer"),
+    ({"genzoo.models.bad": "from ..training.trainer import Trainer\n"}, "imports genzoo.training.trainer"),
 ])
 def test_the_checker_finds_planted_violations(planted, expected):
     sources = {**package_sources(), **planted}
@@ -161,6 +161,6 @@ def test_the_checker_finds_planted_violations(planted, expected):
 
 
 def test_the_checker_allows_downward_and_entry_point_lazy_imports():
-    sources = {"genzoo.train.ok": "from genzoo.data import load\n",
-               "genzoo.cli": "def main():\n    from genzoo.train import Trainer\n"}
+    sources = {"genzoo.training.ok": "from genzoo.data import load\n",
+               "genzoo.cli": "def main():\n    from genzoo.training import Trainer\n"}
     assert violations(sources, read_layers()) == []

@@ -28,7 +28,7 @@ from genzoo.data.imageset import Batch, ImageSet, to_float
 from genzoo.errors import CheckpointError, ConfigError, TrainingError
 from genzoo.metrics.suite import EvalOptions, parse_metrics
 from genzoo.runs import RunDir, RunLock, environment
-from genzoo.train import distributed as dist
+from genzoo.training import distributed as dist
 
 # how a run ends for good: resuming such a run is refused (there is nothing left to train)
 FINAL_STATUSES = ("finished", "early_stopped", "time_limit")
@@ -142,6 +142,10 @@ class Trainer:
         self.device = resolve_device(self.cfg.device, self.dist)
         self.step = 0
         self.elapsed = 0.0  # training seconds, summed over resumes
+        # wall-clock and CPU seconds of this run (evaluation, grids and checkpoints included), summed over resumes
+        self.wall = 0.0
+        self.cpu = 0.0
+        self._clock_marks: tuple[float, float] | None = None
         self.best: float | None = None
         self.bad_evals = 0
         self.status = "new"
@@ -290,6 +294,7 @@ class Trainer:
         ckpt.set_rng_state(rngs[self.dist.rank] if self.dist.rank < len(rngs) else rngs[0])
         t = state["trainer"]
         self.step, self.elapsed, self.best, self.bad_evals = t["step"], t["elapsed"], t["best"], t["bad_evals"]
+        self.wall, self.cpu = t.get("wall", self.elapsed), t.get("cpu", 0.0)  # (older checkpoints: not recorded)
         self._sums = {k: v.to(self.device) for k, v in t.get("log_sums", {}).items()}
         self._counts = dict(t.get("log_counts", {}))
         self.saved_step = self.step
@@ -305,7 +310,8 @@ class Trainer:
             "step": self.step,
             "training_state": self.model.training_state(),
             "rng": dist.gather_objects(ckpt.rng_state()),
-            "trainer": {"step": self.step, "elapsed": self.elapsed, "best": self.best,
+            "trainer": {"step": self.step, "elapsed": self.elapsed, "wall": self._tick()[0], "cpu": self.cpu,
+                        "best": self.best,
                         "bad_evals": self.bad_evals, "status": self.status,
                         "log_sums": {k: v.detach().cpu() for k, v in self._sums.items()},
                         "log_counts": dict(self._counts)},
@@ -327,9 +333,21 @@ class Trainer:
         self._last_ckpt_time = time.monotonic()
 
     # ---- logging -------------------------------------------------------------------------------
+    def _tick(self) -> tuple[float, float]:
+        """Add the wall-clock and CPU (this process, all threads) seconds since the last call to the run's
+        totals; returns (wall, cpu)."""
+        now = (time.monotonic(), time.process_time())
+        if self._clock_marks is not None:
+            self.wall += now[0] - self._clock_marks[0]
+            self.cpu += now[1] - self._clock_marks[1]
+        self._clock_marks = now
+        return self.wall, self.cpu
+
     def _write_row(self, row: dict[str, Any]) -> None:
         if not self.dist.is_main:
             return
+        wall, cpu = self._tick()
+        row = {**row, "wall_s": round(wall, 2), "cpu_s": round(cpu, 2)}
         if self.run is not None:
             self.run.append_metrics(row)
         if self._tb is not None:
@@ -369,7 +387,12 @@ class Trainer:
             x = self.model.sample(self.cfg.n_samples, generator=g)
         self.model.train()
         path = self.run.samples / f"{name}.png"
-        save_grid(x, path, value_range=self.model.input_range)
+        nrow, cols, spec = None, None, self.model.spec
+        if getattr(self.model, "conditional", False) and spec.num_classes >= 2:
+            # class-conditional models sample labels 0, 1, 2, ... by default: one column per class, named
+            nrow = spec.num_classes
+            cols = [str(spec.class_names[c]) if c < len(spec.class_names) else str(c) for c in range(nrow)]
+        save_grid(x, path, nrow=nrow, value_range=self.model.input_range, col_labels=cols)
         return path
 
     def _autocast(self):
@@ -405,6 +428,7 @@ class Trainer:
         last_print = 0.0
         bar = self._progress(total)
         self.status = "running"
+        self._clock_marks = (time.monotonic(), time.process_time())
         model.train()
         epoch, pos = divmod(self.step, spe)
         batches = self.data.batches(cfg.batch_size, cfg.seed, epoch, pos, self.dist.rank, self.dist.world_size)
@@ -498,8 +522,10 @@ class Trainer:
 
     def _summary(self) -> dict[str, Any]:
         images = self.step * self.cfg.batch_size * self.dist.world_size
+        wall, cpu = self._tick()
         return {"status": self.status, "step": self.step, "epoch": round(self.step / self.steps_per_epoch, 4),
-                "train_seconds": round(self.elapsed, 2), "images_per_s": round(images / max(self.elapsed, 1e-9), 1)}
+                "train_seconds": round(self.elapsed, 2), "images_per_s": round(images / max(self.elapsed, 1e-9), 1),
+                "wall_seconds": round(wall, 2), "cpu_seconds": round(cpu, 2)}
 
     def _finish(self) -> None:
         """Samples, figures, then the final checkpoint, which alone marks the run ended: a process killed

@@ -79,7 +79,7 @@ def test_aggregate_averages_per_class_lists():
 def test_attribute_classifier_run_is_a_judge(tmp_path, mini_test):
     from genzoo import registry
     from genzoo.metrics.conditional import attribute_judge
-    from genzoo.train import TrainConfig, Trainer
+    from genzoo.training import TrainConfig, Trainer
 
     train, test = load("mnist-mini-attrs").take(3000), load("mnist-mini-attrs", "test").take(500)
     model = registry.build("classifier", train.spec, {"target": "attrs", "width": 8}, seed=SEED)

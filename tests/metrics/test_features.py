@@ -143,7 +143,7 @@ def test_inception_through_torch_fidelity_mock(monkeypatch, tmp_path, mini_test)
 
 def test_a_classifier_run_as_feature_net(tmp_path, mini, mini_test):
     import genzoo
-    from genzoo.train import TrainConfig, Trainer
+    from genzoo.training import TrainConfig, Trainer
 
     data = mini.take(1000)
     model = genzoo.build("classifier", data.spec, width=4, seed=0)

@@ -15,7 +15,7 @@ from genzoo.config import field
 from genzoo.data.images import write_png
 from genzoo.data.imageset import ImageSet
 from genzoo.models.base import Model
-from genzoo.train import TrainConfig, Trainer
+from genzoo.training import TrainConfig, Trainer
 from tests.data.test_idx import write_mnist_like
 
 

@@ -7,7 +7,7 @@ import torch
 import genzoo
 from genzoo.data.imageset import DataSpec
 from genzoo.errors import ConfigError
-from genzoo.train import TrainConfig, Trainer, load_model
+from genzoo.training import TrainConfig, Trainer, load_model
 from tests.learning import SEED, record
 
 TINY = {"hidden": (128,), "d_hidden": (64,), "latent_dim": 4}

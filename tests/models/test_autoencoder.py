@@ -9,7 +9,7 @@ import genzoo
 from genzoo.data.imageset import ImageSet, to_float
 from genzoo.errors import ConfigError
 from genzoo.models.pca import PCA, principal_angles
-from genzoo.train import TrainConfig, Trainer, load_model
+from genzoo.training import TrainConfig, Trainer, load_model
 from tests.learning import SEED, record
 
 

@@ -4,7 +4,7 @@ import torch
 import genzoo
 from genzoo.data.imageset import ImageSet
 from genzoo.errors import ConfigError
-from genzoo.train import TrainConfig, Trainer
+from genzoo.training import TrainConfig, Trainer
 from tests.learning import SEED, record
 
 

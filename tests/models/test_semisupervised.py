@@ -6,7 +6,7 @@ import torch
 
 import genzoo
 from genzoo.errors import ConfigError
-from genzoo.train import TrainConfig, Trainer
+from genzoo.training import TrainConfig, Trainer
 from tests.learning import SEED, record
 
 SMALL = {"hidden": (256, 64)}

@@ -12,7 +12,7 @@ import genzoo
 from genzoo.data.imageset import ImageSet
 from genzoo.errors import ConfigError
 from genzoo.models.vae import binarize_fixed, burda_schedule
-from genzoo.train import TrainConfig, Trainer
+from genzoo.training import TrainConfig, Trainer
 from tests.conftest import shared_path
 from tests.learning import SEED, record
 

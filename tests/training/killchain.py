@@ -1,12 +1,12 @@
 """kill -9 a `genzoo train` run at chosen or random moments, resume it, and compare with an uninterrupted run.
 
-Used by tests/train/test_kill_resume.py (a few kills per family) and scripts/kill_resume.py (ten per family).
+Used by tests/training/test_kill_resume.py (a few kills per family) and scripts/kill_resume.py (ten per family).
 
 Parent side: `reference` runs a family uninterrupted; `chain` runs the same command as a victim, kills it
 (one `Kill` per process), resumes it with `genzoo train --resume` until it ends, and `differences` compares
 every tensor and value of the two final checkpoints.
 
-Victim side: `python -m tests.train.killchain KILL_JSON LOG -- ARGS...` installs the kill described by
+Victim side: `python -m tests.training.killchain KILL_JSON LOG -- ARGS...` installs the kill described by
 KILL_JSON and runs `genzoo.cli.main(ARGS)`; just before it SIGKILLs itself it appends what it was doing to
 LOG (one JSON line), so that the parent knows where each kill landed. The kinds of kill:
 
@@ -100,7 +100,7 @@ def run_genzoo(args: list[str], kill: Kill | None = None, log: Path | None = Non
     if kill is None:
         cmd = [sys.executable, "-m", "genzoo", *args]
     else:
-        cmd = [sys.executable, "-m", "tests.train.killchain", json.dumps(asdict(kill)), str(log), "--", *args]
+        cmd = [sys.executable, "-m", "tests.training.killchain", json.dumps(asdict(kill)), str(log), "--", *args]
     return subprocess.run(cmd, cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=timeout)
 
 
@@ -213,9 +213,9 @@ def leftovers(run: Path) -> list[str]:
 
 # ---- victim side ---------------------------------------------------------------------------------
 def _install(kill: Kill, log: Path) -> None:
-    from genzoo.models.base import Model
     from genzoo import checkpoint as ckpt
-    from genzoo.train.trainer import Trainer
+    from genzoo.models.base import Model
+    from genzoo.training.trainer import Trainer
 
     now = {"step": 0, "updates": 0, "writes": 0, "in_write": False}  # what the process is doing
 
@@ -278,7 +278,7 @@ def main(argv: list[str]) -> int:
     from genzoo.cli import main as genzoo_main
 
     kill, log, sep = argv[0], argv[1], argv[2]
-    assert sep == "--", "usage: python -m tests.train.killchain KILL_JSON LOG -- GENZOO_ARGS..."
+    assert sep == "--", "usage: python -m tests.training.killchain KILL_JSON LOG -- GENZOO_ARGS..."
     _install(Kill(**json.loads(kill)), Path(log))
     return genzoo_main(argv[3:])
 

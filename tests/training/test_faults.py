@@ -17,8 +17,8 @@ from genzoo import checkpoint as ckpt
 from genzoo import registry
 from genzoo.cli import main as genzoo_main
 from genzoo.errors import CheckpointError, ConfigError, TrainingError
-from genzoo.train import TrainConfig, Trainer
-from tests.train import killchain as kc
+from genzoo.training import TrainConfig, Trainer
+from tests.training import killchain as kc
 
 NAN_FAMILIES = {**kc.FAMILIES, "classifier": {"width": 4}}
 STEPS, EVERY, NAN_AT = 8, 3, 6  # the nan appears during step 6, a checkpoint step (last good: step 3)
@@ -158,7 +158,7 @@ def test_two_processes_on_one_run_folder(tmp_path):
     """A second `genzoo train` on a folder another one is writing refuses (new run or --resume) and changes
     nothing; once the first is killed -9, the kernel has dropped its lock and --resume goes on."""
     run, log = tmp_path / "run", tmp_path / "pause.jsonl"
-    cmd = [sys.executable, "-m", "tests.train.killchain", json.dumps({"kind": "pause", "step": 5}), str(log),
+    cmd = [sys.executable, "-m", "tests.training.killchain", json.dumps({"kind": "pause", "step": 5}), str(log),
            "--", *kc.train_args("conv-ae", run)]
     first = subprocess.Popen(cmd, cwd=kc.ROOT, env=kc._env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from tests.train import killchain as kc
+from tests.training import killchain as kc
 
 # the kinds of kill each family's chain gets, in order (moments drawn by a seeded RNG); every family has
 # one inside a checkpoint write, and together they cover every kind

@@ -12,7 +12,7 @@ import torch
 import genzoo
 from genzoo.checkpoint import load as load_ckpt
 from genzoo.errors import TrainingError
-from genzoo.train import TrainConfig, Trainer, load_model
+from genzoo.training import TrainConfig, Trainer, load_model
 from tests.conftest import ROOT, run_cli
 
 TINY = {"width": 4}

@@ -11,7 +11,7 @@ from genzoo.data import load
 from genzoo.data.imageset import Batch, DataSpec
 from genzoo.errors import ConfigError
 from genzoo.models.gan.conditional import ConditionalBatchNorm, ConditionalGenerator, conditional_batchnorm
-from genzoo.train import TrainConfig, Trainer
+from genzoo.training import TrainConfig, Trainer
 from tests.conftest import shared_path
 from tests.learning import SEED, record
 

@@ -11,7 +11,7 @@ from genzoo.checkpoint import load as load_ckpt
 from genzoo.data.imageset import Batch, DataSpec
 from genzoo.errors import ConfigError
 from genzoo.losses import gan as L
-from genzoo.train import TrainConfig, Trainer
+from genzoo.training import TrainConfig, Trainer
 from tests.learning import SEED, record
 
 PRESETS = ["gan", "dcgan", "lsgan", "wgan", "wgan-gp", "dragan", "sngan"]

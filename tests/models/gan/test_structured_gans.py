@@ -10,7 +10,7 @@ from genzoo.data.imageset import DataSpec
 from genzoo.errors import ConfigError
 from genzoo.losses import marginal_entropy, mean_entropy
 from genzoo.nn import LabelledPool, batch_statistics
-from genzoo.train import TrainConfig, Trainer
+from genzoo.training import TrainConfig, Trainer
 from tests.learning import SEED, record
 
 FC = {"arch": "fc", "g_width": 16, "d_width": 16, "z_dim": 8, "g_hidden": 0, "d_hidden": 0}
@@ -116,7 +116,7 @@ def test_bigan_encoder_and_generator_come_to_match(mini):
 
 
 def test_structured_gans_survive_save_and_load(mini, tmp_path):
-    from genzoo.train import load_model
+    from genzoo.training import load_model
 
     for name in ("infogan", "catgan-semi", "bigan"):
         torch.manual_seed(0)

@@ -1,0 +1,49 @@
+"""The Python API of README's "Python API" section: genzoo.load_data / build / train / evaluate / load_run."""
+
+import json
+
+import pytest
+
+import genzoo
+from genzoo.errors import ConfigError
+
+
+@pytest.fixture(scope="module")
+def small():
+    return genzoo.load_data("mnist-mini", limit=256), genzoo.load_data("mnist-mini", split="test", limit=32)
+
+
+def test_train_stays_the_api_function_after_the_training_package_is_imported(small, tmp_path):
+    data, _ = small
+    import genzoo.training  # noqa: F401  (importing a subpackage sets an attribute of its name on genzoo)
+
+    for run in ("a", "b"):  # the second call is the one a shadowing subpackage would break
+        model = genzoo.build("classifier", data.spec, width=4)
+        genzoo.train(model, data, out=str(tmp_path / run), steps=1, batch_size=8, progress=False)
+    assert callable(genzoo.train) and (tmp_path / "b" / "checkpoints" / "last.pt").is_file()
+
+
+def test_train_starts_from_the_models_registered_defaults(small):
+    data, _ = small
+    model = genzoo.build("classifier", data.spec, width=4)
+    trainer = genzoo.train(model, data, steps=1, progress=False)  # classifier: batch 128, bf16, 8 epochs
+    assert (trainer.cfg.steps, trainer.cfg.epochs) == (1, None)  # a given length replaces both default lengths
+    assert (trainer.cfg.batch_size, trainer.cfg.precision) == (128, "bf16")
+    trainer = genzoo.train(genzoo.build("classifier", data.spec, width=4), data, steps=1, batch_size=8,
+                           precision="fp32", progress=False)
+    assert (trainer.cfg.batch_size, trainer.cfg.precision) == (8, "fp32")  # given settings win
+
+
+def test_train_with_eval_data_logs_test_figures(small, tmp_path):
+    data, test = small
+    model = genzoo.build("classifier", data.spec, width=4)
+    genzoo.train(model, data, out=str(tmp_path / "run"), eval_data=test, steps=2, batch_size=8, progress=False)
+    figures = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert any(k.startswith("test_") for k in figures), figures
+    assert genzoo.load_run(str(tmp_path / "run")).name == "classifier"
+
+
+def test_unknown_trainer_setting_is_a_config_error(small):
+    data, _ = small
+    with pytest.raises(ConfigError, match="stpes"):
+        genzoo.train(genzoo.build("classifier", data.spec, width=4), data, stpes=1)
