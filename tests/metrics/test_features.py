@@ -172,3 +172,19 @@ def test_build_script_on_small_files(tmp_path, monkeypatch):
     net = resolve("auto", "fashion-mnist")
     assert net.key.startswith("fashion-mnist-") and net(torch.zeros(3, 1, 28, 28, dtype=torch.uint8)).features.shape \
         == (3, 16)
+
+
+@pytest.mark.parametrize("name", ["fashion-mnist", "cifar10-jpeg"])
+def test_shipped_domain_nets_classify_the_real_test_images(name, shared_data):
+    """The weights ship with their record: the sha256 matches (domain_net checks it), and on the first 1000 real
+    test images the net is about as accurate as its record says (binomial sd at n=1000 is <= 1.2 points)."""
+    from genzoo.data import load
+
+    net = domain_net(name)
+    record = json.loads((ROOT / "genzoo" / "metrics" / "weights" / f"{name}.json").read_text())
+    test = load(name, "test", data_dir=shared_data, limit=1000)
+    out = net(test.images, batch_size=250)
+    accuracy = float((out.logits.argmax(1) == test.labels).float().mean())
+    assert out.features.shape == (1000, record["feature_dim"])
+    assert accuracy > record["test_accuracy"] - 0.04, (accuracy, record["test_accuracy"])
+    assert resolve("auto", name).description == net.description  # `genzoo eval` on the dataset finds it
