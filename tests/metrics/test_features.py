@@ -166,8 +166,9 @@ def test_build_script_on_small_files(tmp_path, monkeypatch):
     record = json.loads((out / "fashion-mnist.json").read_text())
     assert record["dataset"] == "fashion-mnist" and record["train_images"] == 64 and record["test_images"] == 32
     assert 0 <= record["test_accuracy"] <= 1 and record["temperature"] > 0 and record["feature_dim"] == 16
-    # genzoo finds user-built weights in ~/.cache/genzoo/feature-nets
+    # genzoo finds user-built weights in ~/.cache/genzoo/feature-nets (here with no weights in the package)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(features, "WEIGHTS_DIR", tmp_path / "no-package-weights")
     monkeypatch.setattr(features, "_NETS", {})
     net = resolve("auto", "fashion-mnist")
     assert net.key.startswith("fashion-mnist-") and net(torch.zeros(3, 1, 28, 28, dtype=torch.uint8)).features.shape \

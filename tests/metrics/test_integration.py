@@ -16,7 +16,7 @@ from genzoo.data.images import write_png
 from genzoo.data.imageset import ImageSet
 from genzoo.models.base import Model
 from genzoo.training import TrainConfig, Trainer
-from tests.data.test_idx import write_mnist_like
+from tests.data.test_formats import write_cifar
 
 
 @dataclass
@@ -131,12 +131,12 @@ def test_genzoo_eval_folders(cli, tmp_path, mini_test):
     (["eval"], "give a run folder"),
     (["eval", "--fake", "x"], "--real and --fake go together"),
     (["eval", "--real", "mnist-mini", "--fake", "{tmp}/flat", "--metrics", "cacc"], "one subfolder per class"),
-    (["eval", "--real", "fashion-mnist", "--data-dir", "{tmp}/data", "--fake", "{tmp}/flat"],
-     "python scripts/build_feature_nets.py fashion-mnist"),
+    (["eval", "--real", "cifar10", "--data-dir", "{tmp}/data", "--fake", "{tmp}/flat"],  # no net shipped for it
+     "python scripts/build_feature_nets.py cifar10"),
     (["eval", "--real", "mnist-mini", "--fake", "{tmp}/flat", "--metrics", "fid,fdi"], "unknown metric(s) fdi"),
 ])
 def test_eval_errors_are_one_clear_line(cli, tmp_path, mini_test, args, message):
     write_pngs(tmp_path / "flat", mini_test.images[:20])
-    write_mnist_like(tmp_path / "data" / "fashion-mnist")
+    write_cifar(tmp_path / "data" / "cifar10")
     r = cli(*[a.replace("{tmp}", str(tmp_path)) for a in args])
     assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr, r.stderr
