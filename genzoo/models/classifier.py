@@ -173,8 +173,11 @@ class Classifier(Model):
 
     @torch.no_grad()
     def predict(self, x: torch.Tensor) -> torch.Tensor:
-        """Classes (N), or with target=attrs the 0/1 attributes (N x A)."""
-        logits = self.logits_tta(x)
+        """Classes (N), or with target=attrs the 0/1 attributes (N x A). Always in eval mode: right after
+        training the model is still in training mode, where batchnorm would normalise with this batch's
+        statistics and update its running averages."""
+        with eval_mode(self.net):
+            logits = self.logits_tta(x)
         return (logits > 0).long() if self.cfg.target == "attrs" else logits.argmax(1)
 
     # ---- training -------------------------------------------------------------------------------

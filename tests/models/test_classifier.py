@@ -107,3 +107,17 @@ def test_one_cycle_schedule_takes_any_length(steps, warmup, mini):
     fit(model, mini.take(256), steps)
     lrs = model.optimizers["net"].param_groups[0]["lr"]
     assert 0 < lrs < model.cfg.lr
+
+
+def test_predict_uses_running_statistics_even_in_training_mode(mini):
+    model = genzoo.build("classifier", mini.spec, width=4)
+    model.train()
+    x = model.prepare(mini.images[:32])
+    before = {k: v.clone() for k, v in model.net.state_dict().items()}
+    in_training_mode = model.predict(x)
+    assert all(torch.equal(before[k], v) for k, v in model.net.state_dict().items())  # running stats untouched
+    assert model.net.training  # the caller's mode is restored
+    model.eval()
+    assert torch.equal(in_training_mode, model.predict(x))
+    # one image at a time gives the same classes: nothing depends on the batch
+    assert torch.equal(torch.cat([model.predict(x[i:i + 1]) for i in range(8)]), in_training_mode[:8])
