@@ -290,6 +290,26 @@ def _read_pid(fd: int) -> str:
     return text if text.isdigit() else "unknown"
 
 
+def lock_holder_alive(run_dir: str | os.PathLike) -> bool:
+    """Whether another live process holds the run's lock, judged from the pid RunLock writes into RUN/.lock
+    (without taking the lock, so that a `genzoo train --resume` starting now is never refused). The file
+    stays after its process ends: a dead pid, or this process's own, means no one is training the run."""
+    try:
+        with open(Path(run_dir) / ".lock", "rb") as f:
+            pid = _read_pid(f.fileno())
+    except OSError:
+        return False
+    if not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except PermissionError:  # alive, owned by another user
+        return True
+    except OSError:  # ProcessLookupError: gone
+        return False
+    return True
+
+
 def build_from_config(run: RunDir):
     """The (untrained) model config.json describes; a CheckpointError names the file when it cannot be built."""
     cfg = run.read_config()

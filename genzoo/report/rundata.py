@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from genzoo.errors import CheckpointError
-from genzoo.runs import RunDir
+from genzoo.runs import RunDir, lock_holder_alive
 from genzoo.training.trainer import FINAL_STATUSES
 
 # log-row keys that are x-axes or counters, not curves
@@ -110,28 +110,7 @@ def run_status(path: Path, figures: dict[str, Any]) -> str:
     status = figures.get("train_status")
     if status in FINAL_STATUSES or status == "diverged":
         return str(status)
-    return "running" if _lock_holder_alive(path / ".lock") else "stopped"
-
-
-def _lock_holder_alive(lock: Path) -> bool:
-    try:
-        text = lock.read_text().strip()
-    except OSError:
-        return False
-    if not text.isdigit():
-        return False
-    pid = int(text)
-    if pid == os.getpid():  # this process trained the run and is now reporting on it: fit() has returned
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # alive, owned by another user
-        return True
-    except OSError:
-        return False
-    return True
+    return "running" if lock_holder_alive(path) else "stopped"
 
 
 def numeric_keys(rows: list[dict[str, Any]]) -> list[str]:

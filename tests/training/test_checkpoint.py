@@ -182,3 +182,21 @@ def test_concurrent_metrics_updates_lose_nothing(tmp_path):
         t.join()
     figures = run.read_metrics()
     assert len(figures) == 80 and figures["eval_39"] == 39 and figures["train_0"] == 0
+
+
+def test_lock_holder_alive_reads_the_pid_runlock_writes(tmp_path):
+    import subprocess
+    import sys
+
+    from genzoo.runs import RunLock, lock_holder_alive
+
+    assert not lock_holder_alive(tmp_path)  # no lock file
+    with RunLock(tmp_path):
+        assert not lock_holder_alive(tmp_path)  # held by this very process: it is not training now
+    (tmp_path / ".lock").write_text(f"{os.getppid()}\n")
+    assert lock_holder_alive(tmp_path)  # a live process's pid
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    (tmp_path / ".lock").write_text(done.stdout)
+    assert not lock_holder_alive(tmp_path)  # the file outlives its process
+    (tmp_path / ".lock").write_text("garbage\n")
+    assert not lock_holder_alive(tmp_path)
