@@ -299,7 +299,9 @@ def _splits(name: str) -> tuple[str, ...]:
     return info(name).splits
 
 
-def _encode(model, images: torch.Tensor, labels: torch.Tensor | None, batch: int = 1000) -> torch.Tensor:
+def encode_images(model, images: torch.Tensor, labels: torch.Tensor | None, batch: int = 1000) -> torch.Tensor:
+    """Codes of uint8 images (N x code dim, float32 on the CPU) in batches, with the labels conditional
+    models need; used by the --scatter view and by `genzoo serve`."""
     cond = getattr(model, "conditional", False)
     out = []
     with torch.no_grad():
@@ -359,7 +361,7 @@ def scatter(model, args, generator: torch.Generator) -> tuple[torch.Tensor, int 
     principal components."""
     _need(model, ("encode",), "scatter", "autoencoders and VAEs")
     images, labels, data = _test_images(model, args, generator, 10_000)
-    codes = _encode(model, images, labels)
+    codes = encode_images(model, images, labels)
     if codes.shape[1] < 2:
         raise ConfigError(f"--scatter needs codes of at least 2 dimensions; {model.name} has {codes.shape[1]}")
     points = codes if codes.shape[1] == 2 else PCA.fit(codes, 2).encode(codes)

@@ -107,7 +107,7 @@ def capabilities(model) -> Capabilities:
         n_cat, k, n_cont = model.code_layout
         caps.codes = {"categorical": n_cat, "values": k, "continuous": n_cont}
     if callable(getattr(model, "encode", None)) and callable(getattr(model, "decode", None)):
-        z = sampling._encode(model, torch.zeros(1, c, h, w, dtype=torch.uint8), _labels(model, 0, 1))
+        z = sampling.encode_images(model, torch.zeros(1, c, h, w, dtype=torch.uint8), _labels(model, 0, 1))
         width = caps.latent_dim or z.shape[1]  # what decode takes (autoencoders: their code)
         if z.dim() == 2 and z.shape[1] == width:  # (aae-semi's code lacks the categorical part decode needs)
             caps.encode, caps.latent_dim = True, width
@@ -252,7 +252,7 @@ def morph(model, a: list[float], b: list[float], steps: int, spherical: bool = F
 @torch.no_grad()
 def encode(model, image: torch.Tensor, label: int | None = None) -> list[float]:
     """The latent code of one uint8 image (1 x C x H x W) as the model reads it."""
-    return sampling._encode(model, image, _labels(model, label, 1))[0].tolist()
+    return sampling.encode_images(model, image, _labels(model, label, 1))[0].tolist()
 
 
 def read_upload(data: bytes, shape: tuple[int, int, int], invert: bool = False) -> torch.Tensor:
