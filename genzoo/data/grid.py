@@ -43,12 +43,14 @@ def upscale(images: torch.Tensor, k: int) -> torch.Tensor:
 
 def make_grid(images: torch.Tensor, nrow: int | None = None, padding: int = 2, pad_value: int = 255,
               value_range: tuple[float, float] | None = (-1.0, 1.0), scale: int | str = "auto",
-              row_labels: Sequence[str] | None = None, col_labels: Sequence[str] | None = None) -> torch.Tensor:
+              row_labels: Sequence[str] | None = None, col_labels: Sequence[str] | None = None,
+              captions: Sequence[str] | None = None) -> torch.Tensor:
     """Tile N x C x H x W images (uint8, or floats in `value_range`) into one C x H' x W' uint8 image.
 
     `nrow` images per row (default: a square-ish grid); cells upscaled by `scale` ("auto": to at least
     MIN_CELL px; 1: as they are); `row_labels` / `col_labels`: text at the left of each row / above
-    each column ("" leaves one blank).
+    each column ("" leaves one blank); `captions`: text under each image (e.g. a predicted class and its
+    confidence), one per image.
     """
     if images.dim() != 4:
         raise ValueError(f"make_grid expects N x C x H x W, got shape {tuple(images.shape)}")
@@ -57,16 +59,21 @@ def make_grid(images: torch.Tensor, nrow: int | None = None, padding: int = 2, p
         x = to_uint8(x, value_range or (0.0, 1.0))
     x = upscale(x, resolve_scale(scale, x.shape[2], x.shape[3]))
     n, c, h, w = x.shape
+    if captions is not None and len(captions) != n:
+        raise ValueError(f"make_grid got {len(captions)} captions for {n} images; give one per image")
+    cap_h = caption_height() if captions else 0
     nrow = nrow or max(1, math.ceil(math.sqrt(n)))
     ncol = math.ceil(n / nrow)
-    grid = torch.full((c, ncol * (h + padding) + padding, nrow * (w + padding) + padding), pad_value,
+    grid = torch.full((c, ncol * (h + cap_h + padding) + padding, nrow * (w + padding) + padding), pad_value,
                       dtype=torch.uint8)
     for i in range(n):
         r, col = divmod(i, nrow)
-        top, left = padding + r * (h + padding), padding + col * (w + padding)
+        top, left = padding + r * (h + cap_h + padding), padding + col * (w + padding)
         grid[:, top:top + h, left:left + w] = x[i]
+    if captions:
+        grid = add_captions(grid, (h, w), cap_h, padding, nrow, list(captions), pad_value)
     if row_labels or col_labels:
-        grid = add_labels(grid, (h, w), padding, list(row_labels or []), list(col_labels or []), pad_value)
+        grid = add_labels(grid, (h + cap_h, w), padding, list(row_labels or []), list(col_labels or []), pad_value)
     return grid
 
 
@@ -79,6 +86,47 @@ def _font():
         return ImageFont.load_default()  # its bitmap font otherwise
 
 
+def _text_box(text: str, font) -> tuple[int, int, int, int]:
+    """(width, height, left offset, top offset) of the text as drawn at (0, 0)."""
+    from PIL import Image, ImageDraw
+
+    left, top, right, bottom = ImageDraw.Draw(Image.new("L", (1, 1))).textbbox((0, 0), text, font=font)
+    return right - left, bottom - top, left, top
+
+
+def caption_height() -> int:
+    """Pixels of the strip under each cell that holds its caption."""
+    return _text_box("Ag(9%)", _font())[1] + 2 * LABEL_PAD
+
+
+def add_captions(grid: torch.Tensor, cell: tuple[int, int], cap_h: int, padding: int, nrow: int,
+                 captions: list[str], pad_value: int = 255) -> torch.Tensor:
+    """Draw captions[i] centred in the strip under cell i (the grid already leaves `cap_h` pixels there)."""
+    import numpy as np
+    from PIL import Image, ImageDraw
+
+    c, height, width = grid.shape
+    h, w = cell
+    font = _font()
+    canvas = Image.new("L", (width, height), pad_value)
+    draw = ImageDraw.Draw(canvas)
+    strips = torch.zeros(height, dtype=torch.bool)
+    for i, text in enumerate(captions):
+        r, col = divmod(i, nrow)
+        top = padding + r * (h + cap_h + padding) + h
+        strips[top:top + cap_h] = True
+        while text and _text_box(text, font)[0] > w + padding:  # too wide for the cell: cut, keep the start
+            text = text[:-1]
+        if text:
+            tw, th, dx, dy = _text_box(text, font)
+            left = padding + col * (w + padding) + (w - tw) // 2
+            draw.text((max(0, left) - dx, top + (cap_h - th) // 2 - dy), text, fill=0, font=font)
+    ink = torch.from_numpy(np.asarray(canvas, dtype=np.uint8).copy())
+    out = grid.clone()
+    out[:, strips, :] = ink[strips]
+    return out
+
+
 def add_labels(grid: torch.Tensor, cell: tuple[int, int], padding: int, row_labels: list[str],
                col_labels: list[str], pad_value: int = 255) -> torch.Tensor:
     """The grid with a left margin holding `row_labels` (one per row, vertically centred) and a top margin
@@ -89,12 +137,9 @@ def add_labels(grid: torch.Tensor, cell: tuple[int, int], padding: int, row_labe
     c, height, width = grid.shape
     h, w = cell
     font = _font()
-    probe = ImageDraw.Draw(Image.new("L", (1, 1)))
 
     def box(text: str) -> tuple[int, int, int, int]:
-        """(width, height, left offset, top offset) of the text as drawn at (0, 0)."""
-        left, top, right, bottom = probe.textbbox((0, 0), text, font=font)
-        return right - left, bottom - top, left, top
+        return _text_box(text, font)
 
     def fit(text: str, room: int) -> str:
         """The text, shortened with '..' until it is at most `room` pixels wide."""
@@ -134,10 +179,11 @@ def add_labels(grid: torch.Tensor, cell: tuple[int, int], padding: int, row_labe
 
 def save_grid(images: torch.Tensor, path: str | Path, nrow: int | None = None,
               value_range: tuple[float, float] | None = (-1.0, 1.0), padding: int = 2, scale: int | str = "auto",
-              row_labels: Sequence[str] | None = None, col_labels: Sequence[str] | None = None) -> Path:
+              row_labels: Sequence[str] | None = None, col_labels: Sequence[str] | None = None,
+              captions: Sequence[str] | None = None) -> Path:
     """Write a PNG grid of `images` (see `make_grid`); returns the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     write_png(path, make_grid(images, nrow=nrow, padding=padding, value_range=value_range, scale=scale,
-                              row_labels=row_labels, col_labels=col_labels))
+                              row_labels=row_labels, col_labels=col_labels, captions=captions))
     return path

@@ -78,3 +78,20 @@ def test_long_column_labels_are_shortened_to_their_cell(tmp_path):
     assert g.shape[2] == 2 * 86 + 2
     path = save_grid(cells(2), tmp_path / "g.png", nrow=2, scale=1, row_labels=["r"])
     assert path.is_file()
+
+
+def test_captions_go_under_each_image_and_leave_the_images_untouched():
+    x = cells(5, c=3)  # 28 px -> 84 px cells
+    plain = make_grid(x, nrow=3)
+    g = make_grid(x, nrow=3, captions=["7 (99%)", "", "3 (94%)", "panda", "gibbon"])
+    cap = g.shape[1] - plain.shape[1]
+    assert cap > 0 and cap % 2 == 0 and g.shape[2] == plain.shape[2]  # one strip per grid row
+    strip_h = cap // 2
+    for i in range(5):
+        r, col = divmod(i, 3)
+        top, left = 2 + r * (84 + strip_h + 2), 2 + col * 86
+        assert torch.equal(g[:, top:top + 84, left:left + 84], plain[:, 2 + r * 86:2 + r * 86 + 84, left:left + 84])
+        strip = g[:, top + 84:top + 84 + strip_h, left:left + 84]
+        assert (strip < 128).any() == (i != 1), f"caption {i} drawn wrongly"  # the empty caption stays blank
+    with pytest.raises(ValueError, match="one per image"):
+        make_grid(x, captions=["too few"])
