@@ -35,6 +35,9 @@ class Model(nn.Module):
         self.schedulers: dict[str, Any] = {}
         # set by the Trainer for data-parallel runs: averages gradients across processes
         self.grad_sync = None
+        # warnings for the person running this (e.g. a training pathology seen at evaluation): the Trainer
+        # logs and clears them after each evaluation
+        self.notes: list[str] = []
 
     # ---- to implement --------------------------------------------------------------------------
     def configure_optimizers(self, total_steps: int) -> None:

@@ -10,6 +10,9 @@ dropout 0.5 -> dense classes, trained with Adam at 1e-4.
 one-cycle learning-rate schedule, label smoothing, random translations, channels_last, bf16 autocast,
 and test-time augmentation (flips where they preserve the label: clothes and objects; 1-pixel
 shifts for digits).
+`small` is the two strided-conv, two dense-layer MNIST net of Wong & Kolter 2018, used by Wong et al. 2020
+("Fast is better than free") for adversarial training; `classifier-robust` trains it with FGSM and a random
+start (`adv`, see genzoo/models/adversarial.py).
 Cross-entropy is always computed on logits (`F.cross_entropy`), never on probabilities.
 """
 
@@ -25,6 +28,7 @@ from torch import nn
 from genzoo.config import ConfigError, field
 from genzoo.data.augment import random_crop, random_hflip
 from genzoo.data.imageset import USE_LABELLED_DATA, DataSpec
+from genzoo.models.adversarial import AdversarialTraining
 from genzoo.models.base import Model
 from genzoo.nn import eval_mode
 from genzoo.registry import register, register_preset
@@ -32,10 +36,11 @@ from genzoo.registry import register, register_preset
 
 @dataclass
 class ClassifierConfig:
-    arch: Literal["fast", "classic"] = field("fast", "fast: batchnorm conv net; classic: the tutorial net")
-    width: int = field(32, "channels of the first conv stage (fast: w, 2w, 4w; classic: w, 2w)", ge=1)
+    arch: Literal["fast", "classic", "small"] = field(
+        "fast", "fast: batchnorm conv net; classic: the tutorial net; small: Wong & Kolter's 2-conv MNIST net")
+    width: int = field(32, "channels of the first conv stage (fast: w, 2w, 4w; classic, small: w, 2w)", ge=1)
     convs_per_stage: int = field(1, "fast: conv layers per stage", ge=1)
-    hidden: int = field(1024, "classic: units of the dense layer", ge=1)
+    hidden: int = field(1024, "classic, small: units of the dense layer", ge=1)
     dropout: float = field(0.0, "dropout before the last layer (classic net: 0.5)", ge=0, lt=1)
     optimizer: Literal["sgd", "adam"] = field("sgd", "sgd (Nesterov momentum) or adam")
     lr: float = field(0.1, "peak learning rate", gt=0)
@@ -53,6 +58,15 @@ class ClassifierConfig:
     target: Literal["class", "attrs"] = field(
         "class", "class: one label per image (cross-entropy); attrs: the data's binary attributes, one logit "
                  "each (multi-label BCE, e.g. CelebA), used to judge attribute-conditional GANs")
+    adv: Literal["none", "fgsm", "pgd"] = field(
+        "none", "adversarial training: fgsm (random start, Wong et al. 2020) or pgd (Madry et al. 2018)")
+    adv_eps: float = field(0.0, "adversarial training budget (L-inf, pixels in [0, 1]); 0 = the data's usual "
+                                "budget: 0.3 MNIST, 0.1 Fashion-MNIST, 8/255 colour images", ge=0, le=1)
+    adv_alpha: float = field(0.0, "attack step as a multiple of eps; 0 = 1.25 (fgsm), 2.5/adv_steps (pgd)", ge=0)
+    adv_steps: int = field(10, "pgd training: attack steps per batch", ge=1)
+    adv_ramp: float = field(0.0, "fraction of training over which eps grows linearly from 0 to adv_eps", ge=0, le=1)
+    adv_eval_n: int = field(1000, "images per evaluation scored under FGSM and PGD-10 (catastrophic "
+                                  "overfitting check; genzoo attack gives the full figures)", ge=0)
 
 
 def conv_bn(cin: int, cout: int) -> nn.Sequential:
@@ -113,13 +127,35 @@ class ClassicNet(nn.Module):
         return self.head(self.dropout(self.body(x)))
 
 
+class SmallNet(nn.Module):
+    """4x4 stride-2 conv w -> ReLU -> 4x4 stride-2 conv 2w -> ReLU -> dense -> ReLU -> dense (Wong & Kolter
+    2018's MNIST net: w=16, hidden=100). No pooling and no batchnorm: the common net of the robustness papers."""
+
+    def __init__(self, channels: int, height: int, width_px: int, classes: int, width: int, hidden: int,
+                 dropout: float):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(channels, width, 4, stride=2, padding=1), nn.ReLU(inplace=True),
+            nn.Conv2d(width, 2 * width, 4, stride=2, padding=1), nn.ReLU(inplace=True),
+            nn.Flatten(), nn.Linear(2 * width * (height // 4) * (width_px // 4), hidden), nn.ReLU(inplace=True))
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(hidden, classes)
+        self.feature_dim = hidden
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.dropout(self.body(x)))
+
+
 @register("classifier", config=ClassifierConfig, family="classifier",
           description="Conv-net image classifier (fast batchnorm net; arch=classic for the tutorial net)",
           train_defaults={"epochs": 8, "batch_size": 128, "precision": "bf16"})
-class Classifier(Model):
-    """Image classifier; `evaluate` gives accuracy, per-class accuracy and the confusion matrix."""
+class Classifier(AdversarialTraining, Model):
+    """Image classifier; `evaluate` gives accuracy, per-class accuracy and the confusion matrix (and, when
+    trained adversarially, accuracy under FGSM and PGD on part of the data)."""
 
-    val_metric = "accuracy"
     val_higher_is_better = True
 
     def __init__(self, cfg: ClassifierConfig, spec: DataSpec):
@@ -131,20 +167,34 @@ class Classifier(Model):
         if cfg.target == "class" and spec.num_classes < 2:
             raise ConfigError(f"the classifier needs labelled data with at least 2 classes; dataset "
                               f"{spec.name!r} has {spec.num_classes}: {USE_LABELLED_DATA}")
-        if cfg.arch == "classic":
+        if cfg.arch in ("classic", "small"):
             if spec.height % 4 or spec.width % 4:
-                raise ConfigError(f"the classic net needs image sides divisible by 4, got "
+                raise ConfigError(f"the {cfg.arch} net needs image sides divisible by 4, got "
                                   f"{spec.height}x{spec.width}")
-            self.net = ClassicNet(spec.channels, spec.height, spec.width, outputs, cfg.width,
-                                  cfg.hidden, cfg.dropout)
+            net_cls = ClassicNet if cfg.arch == "classic" else SmallNet
+            self.net = net_cls(spec.channels, spec.height, spec.width, outputs, cfg.width, cfg.hidden, cfg.dropout)
         else:
             self.net = FastNet(spec.channels, outputs, cfg.width, cfg.convs_per_stage, cfg.dropout,
                                cfg.head_scale)
         self.use_hflip = cfg.hflip == "on" or (cfg.hflip == "auto" and spec.hflip_ok)
+        if cfg.adv != "none" and cfg.target == "attrs":
+            raise ConfigError("adversarial training (adv) is for class targets; set adv=none with target=attrs")
+        self.total_steps = 1
+
+    @property
+    def val_metric(self) -> str:
+        """best.pt and early stopping follow PGD accuracy when training adversarially: the usual early stop
+        against catastrophic overfitting (Wong et al. 2020, section 5)."""
+        return "pgd_accuracy" if self.cfg.adv != "none" else "accuracy"
 
     # ---- inference ------------------------------------------------------------------------------
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits (N x classes) for float images in the model's input range."""
+        return self.net(x)
+
+    def class_logits(self, x: torch.Tensor) -> torch.Tensor:
+        """Class scores (N x classes) of images in the model's input range, differentiable and without test-time
+        augmentation: what attacks (genzoo attack) and feature visualization (genzoo viz) work on."""
         return self.net(x)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
@@ -198,6 +248,7 @@ class Classifier(Model):
         else:
             opt = torch.optim.Adam(groups, lr=cfg.lr, betas=(cfg.momentum, 0.999))
         self.optimizers = {"net": opt}
+        self.total_steps = max(total_steps, 1)
         if cfg.schedule == "onecycle":
             # OneCycleLR divides by each phase's length in steps (pct_start * total - 1 and the rest): keep both
             # phases at least 1.5 steps long, or a 4-step run (0.2 * 5 = 1) divides by zero
@@ -216,11 +267,14 @@ class Classifier(Model):
             return self.attrs_step(batch)
         if batch.y is None:
             raise ConfigError("the classifier needs labels; this dataset has none")
-        logits = self.net(batch.x)
+        x, figures = batch.x, {}
+        if self.cfg.adv != "none":
+            x, figures = self.adversarial_batch(batch.x, batch.y, step)
+        logits = self.net(x)
         loss = F.cross_entropy(logits.float(), batch.y, label_smoothing=self.cfg.label_smoothing)
         self.optimize("net", loss)
         acc = (logits.detach().argmax(1) == batch.y).float().mean()
-        return {"loss": loss.detach(), "train_accuracy": acc}
+        return {"loss": loss.detach(), "train_accuracy": acc, **figures}
 
     def attrs_step(self, batch) -> dict[str, Any]:
         """Multi-label step: BCE of one logit per attribute (label smoothing towards 1/2)."""
@@ -266,8 +320,11 @@ class Classifier(Model):
                 confusion += torch.bincount(labels * k + pred, minlength=k * k).reshape(k, k)
         n = int(confusion.sum())
         per_class = (confusion.diag().float() / confusion.sum(1).clamp(min=1).float()).tolist()
-        return {"accuracy": float(confusion.diag().sum()) / max(n, 1), "loss": nll / max(n, 1),
-                "per_class_accuracy": per_class, "confusion_matrix": confusion.tolist(), "n": n}
+        res = {"accuracy": float(confusion.diag().sum()) / max(n, 1), "loss": nll / max(n, 1),
+               "per_class_accuracy": per_class, "confusion_matrix": confusion.tolist(), "n": n}
+        if self.cfg.adv != "none":
+            res.update(self.robust_figures(data))
+        return res
 
 
 register_preset(
@@ -277,3 +334,24 @@ register_preset(
     preset={"arch": "classic", "dropout": 0.5, "optimizer": "adam", "lr": 1e-4, "schedule": "constant",
             "label_smoothing": 0.0, "crop_pad": 0, "weight_decay": 0.0, "tta": "none"},
     train_defaults={"epochs": 17, "batch_size": 50, "precision": "fp32"})
+
+
+ROBUST_NET = {"arch": "small", "width": 16, "hidden": 100, "optimizer": "adam", "lr": 5e-3, "momentum": 0.9,
+              "schedule": "onecycle", "warmup": 0.4, "label_smoothing": 0.0, "crop_pad": 0, "weight_decay": 0.0,
+              "tta": "none", "hflip": "off"}
+
+register_preset(
+    "classifier-robust", "classifier",
+    description="Adversarially trained classifier: PGD-10 training (Madry et al. 2018) with eps ramped up over "
+    "the first 30% of training, on Wong & Kolter's small MNIST net; eps 0.3 on MNIST",
+    preset={**ROBUST_NET, "adv": "pgd", "adv_steps": 10, "adv_ramp": 0.3},
+    # bench/robust.py: 15 epochs (6.3 min here) give 88.5% PGD-50x10 accuracy at eps 0.3 on MNIST; 10 give 88.0%
+    train_defaults={"epochs": 15, "batch_size": 100, "precision": "fp32"})
+
+register_preset(
+    "classifier-fgsm-rs", "classifier",
+    description="FGSM adversarial training with a random start (Wong et al. 2020, \"Fast is better than free\"), "
+    "their MNIST setting: small net, eps 0.3, step 1.25 eps, 10 epochs; prone to catastrophic overfitting "
+    "(flagged at evaluation)",
+    preset={**ROBUST_NET, "adv": "fgsm", "adv_alpha": 1.25},
+    train_defaults={"epochs": 10, "batch_size": 100, "precision": "fp32"})

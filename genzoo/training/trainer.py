@@ -603,6 +603,10 @@ class Trainer:
                          "time_s": round(self.elapsed, 2)})
         if verbose and self.cfg.progress:
             self.log(f"step {self.step}: " + ", ".join(f"{k} {v:.4g}" for k, v in scalars.items()))
+        for note in self.model.notes:
+            if verbose:
+                self.log(f"warning at step {self.step}: {note}")
+        self.model.notes.clear()
         if self.run is not None and self.dist.is_main:
             self.run.update_metrics({**scalars, "eval_step": self.step})
         metric = self.model.val_metric
