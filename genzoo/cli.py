@@ -1,4 +1,4 @@
-"""The `genzoo` command: train, eval, sample, report, compare, serve, list, data.
+"""The `genzoo` command: train, eval, sample, report, compare, serve, attack, viz, list-layers, list, data.
 
 User errors (unknown model, bad option, missing or corrupt data, damaged run folder, diverged
 training) print one line `genzoo: error: ...` and exit with status 2; Ctrl-C during training saves
@@ -28,6 +28,8 @@ examples:
   genzoo report runs/classifier-mnist-20260101-120000      one HTML page: curves, samples, figures, cost
   genzoo compare RUN_A RUN_B                               side by side
   genzoo serve RUN                                         explore a model in the browser
+  genzoo attack RUN --method pgd --eps 0.1,0.2,0.3         robust accuracy of a classifier
+  genzoo viz RUN                                           what each class looks like to the net
   genzoo data list
 """
 
@@ -74,6 +76,37 @@ def _scale(text: str) -> int | str:
         return _count(text)
     except argparse.ArgumentTypeError:
         raise argparse.ArgumentTypeError(f"use auto or a whole number of at least 1, got {text!r}") from None
+
+
+def _numbers(text: str) -> list[float]:
+    """Comma-separated finite numbers (attack budgets)."""
+    values = []
+    for part in text.split(","):
+        try:
+            v = float(part)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"invalid number {part.strip()!r} in {text!r} (give e.g. 0.1,0.2,0.3)") \
+                from None
+        if not math.isfinite(v):
+            raise argparse.ArgumentTypeError(f"must be finite numbers, got {text!r}")
+        values.append(v)
+    return values
+
+
+def _index_range(text: str) -> list[int]:
+    """Channel indices: 0-15, 3,7,9 or a mix (3,8-11)."""
+    out: list[int] = []
+    try:
+        for part in text.split(","):
+            a, _, b = part.partition("-")
+            lo, hi = int(a), int(b) if b else int(a)
+            if lo < 0 or hi < lo:
+                raise ValueError
+            out.extend(range(lo, hi + 1))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"give channels as 0-15, 3,7 or 3,8-11 (whole numbers >= 0), got {text!r}") \
+            from None
+    return out
 
 
 def _device(text: str) -> str:
@@ -237,6 +270,87 @@ def _parser() -> argparse.ArgumentParser:
     pv.add_argument("--port", type=_port, default=8000, help="TCP port (default 8000)")
     pv.add_argument("--device", type=_device, default="cpu", help="device for the models (default cpu)")
     pv.set_defaults(func=cmd_serve)
+
+    # attack, viz, list-layers -----------------------------------------------------------------
+    pa = sub.add_parser("attack", help="attack a classifier run (FGSM, PGD, L-BFGS, fooling images): robust "
+                        "accuracy against eps, grids of adversarial examples", formatter_class=_Formatter,
+                        epilog=textwrap.dedent("""\
+        examples:
+          genzoo attack RUN                                      PGD-50 (L-inf) at the data's usual eps ladder
+          genzoo attack RUN --method fgsm --eps 0.1,0.2,0.3      FGSM (Goodfellow et al. 2015)
+          genzoo attack RUN --method pgd --restarts 10 --eps 0.3 PGD with random restarts (Madry et al. 2018)
+          genzoo attack RUN --method pgd --norm l2 --eps 1,2     L2 ball
+          genzoo attack RUN --method pgd --targeted 3            push every image towards class 3
+          genzoo attack RUN --method lbfgs -n 100                smallest perturbation to a target (Szegedy et al.)
+          genzoo attack RUN --method fooling                     images from noise the net is >99% sure of
+
+        eps is in pixels scaled to [0, 1] (MNIST's usual 0.3 is 77 grey levels). Figures go into
+        RUN/metrics.json (attack_<method>_<norm>), grids and a plot into RUN/attacks/."""))
+    pa.add_argument("run", help="a classifier run folder")
+    pa.add_argument("--method", choices=["fgsm", "pgd", "lbfgs", "fooling"], default="pgd")
+    pa.add_argument("--eps", type=_numbers, help="comma-separated budgets (default: the data's usual ladder, "
+                    "e.g. 0.1,0.2,0.3 for MNIST)")
+    pa.add_argument("--norm", choices=["linf", "l2"], default="linf")
+    pa.add_argument("--targeted", type=int, metavar="K", help="a target class (default: untargeted)")
+    pa.add_argument("--steps", type=_count,
+                    help="pgd steps (default 50), lbfgs iterations (50), fooling steps (at most 1000)")
+    pa.add_argument("--restarts", type=_count, default=1, help="pgd random restarts (the strongest counts)")
+    pa.add_argument("--alpha", type=_positive, help="pgd step size (default 2.5 * eps / steps)")
+    pa.add_argument("-n", "--n", type=_count, help="images to attack (default: the whole split; lbfgs 100; "
+                    "fooling: images per class, 4)")
+    pa.add_argument("--split", default="test", help="split to attack (default test)")
+    pa.add_argument("--which", choices=["best", "last"], default="best", help="checkpoint (best falls back to last)")
+    pa.add_argument("--data-dir", help="where the dataset lives now, if it moved since training")
+    pa.add_argument("--batch-size", type=_count, default=500)
+    pa.add_argument("--seed", type=int, default=0, help="random starts")
+    pa.add_argument("--device", type=_device, default="auto")
+    pa.set_defaults(func=cmd_attack)
+
+    pz = sub.add_parser("viz", help="feature visualization: images that maximise a class, a channel or a neuron "
+                        "(classifiers, discriminators); channel ablation in a GAN generator",
+                        formatter_class=_Formatter, epilog=textwrap.dedent("""\
+        examples:
+          genzoo viz RUN                                    one image per class (classifier), the realness
+                                                            score (GAN discriminator)
+          genzoo viz RUN --target class:3 -n 8              eight images for class 3
+          genzoo viz RUN --layer body.3                     the first 16 channels of a layer
+          genzoo viz RUN --target neuron:body.3:5:3:3       one unit of a layer's feature map
+          genzoo viz RUN --ablate G.net.4                   GAN generator: what zeroing each channel changes
+          genzoo list-layers RUN                            layer names to target
+
+        Priors (Olah et al. 2017): random jitter and scaling, optional blur / total variation / L2, and a
+        decorrelated Fourier parameterisation for colour images. Grids go into RUN/viz/."""))
+    pz.add_argument("run", help="a run folder (classifier, GAN, ...)")
+    pz.add_argument("--target", action="append", metavar="SPEC",
+                    help="class:K | logit[:K] | channel:LAYER:C | neuron:LAYER:C:Y:X (repeatable)")
+    pz.add_argument("--layer", help="visualize channels of this layer (see --channels)")
+    pz.add_argument("--channels", type=_index_range, help="channels for --layer / --ablate, e.g. 0-15 or 3,7 "
+                    "(default the first 16; --ablate: the 8 that change the output most)")
+    pz.add_argument("--net", choices=["auto", "classifier", "discriminator", "generator"], default="auto",
+                    help="which network of the run (auto: the classifier, else the discriminator)")
+    pz.add_argument("--ablate", metavar="LAYER", help="GAN generator layer whose channels to zero, one at a time")
+    pz.add_argument("-n", "--n", type=_count, default=1, help="images per target (ablation: latents, default 8)")
+    pz.add_argument("--steps", type=_count, default=256, help="optimisation steps")
+    pz.add_argument("--lr", type=_positive, default=0.05)
+    pz.add_argument("--param", choices=["auto", "pixel", "fourier"], default="auto",
+                    help="image parameterisation (auto: fourier for colour, pixel for grey)")
+    pz.add_argument("--tv", type=float, default=0.0, help="total-variation penalty weight")
+    pz.add_argument("--l2", type=float, default=0.0, help="L2 penalty weight")
+    pz.add_argument("--blur-every", type=int, default=0, help="blur the image every N steps (0: never)")
+    pz.add_argument("--jitter", type=int, default=2, help="random translation in pixels per step")
+    pz.add_argument("--layers", action="store_true", help="list the layers that can be targeted, and exit")
+    pz.add_argument("--which", choices=["best", "last"], default="best")
+    pz.add_argument("--seed", type=int, default=0)
+    pz.add_argument("--out", help="grid PNG path (default RUN/viz/<what>.png)")
+    pz.add_argument("--data-dir", help="where the run's dataset lives now (to compare with real test images)")
+    pz.add_argument("--device", type=_device, default="auto")
+    pz.set_defaults(func=cmd_viz)
+
+    pll = sub.add_parser("list-layers", help="the layers of a run's networks that genzoo viz can target",
+                         formatter_class=_Formatter, epilog="examples:\n  genzoo list-layers RUN")
+    pll.add_argument("run", help="a run folder")
+    pll.add_argument("--which", choices=["best", "last"], default="best")
+    pll.set_defaults(func=cmd_list_layers)
 
     # data -------------------------------------------------------------------------------------
     pd = sub.add_parser("data", help="list, describe or download datasets", formatter_class=_Formatter,
@@ -693,6 +807,38 @@ def cmd_serve(args) -> int:
     from genzoo.serve.server import serve
 
     serve(args.runs, host=args.host, port=args.port, device=_resolve_device(args.device))
+    return 0
+
+
+def cmd_attack(args) -> int:
+    from genzoo.probe.attack import AttackOptions, attack_run
+
+    opts = AttackOptions(method=args.method, eps=args.eps, norm=args.norm, targeted=args.targeted, steps=args.steps,
+                         restarts=args.restarts, alpha=args.alpha, n=args.n, batch_size=args.batch_size,
+                         seed=args.seed)
+    attack_run(args.run, opts, split=args.split, which=args.which, device=_resolve_device(args.device),
+               data_dir=args.data_dir)
+    return 0
+
+
+def cmd_viz(args) -> int:
+    from genzoo.probe.viz import VizOptions, print_layers, viz_run
+
+    if args.layers:
+        print_layers(args.run, which=args.which, net=args.net)
+        return 0
+    opts = VizOptions(targets=args.target, layer=args.layer, channels=args.channels, net=args.net,
+                      ablate=args.ablate, n=args.n, steps=args.steps, lr=args.lr, param=args.param, tv=args.tv,
+                      l2=args.l2, blur_every=args.blur_every, jitter=args.jitter, seed=args.seed, out=args.out,
+                      data_dir=args.data_dir)
+    viz_run(args.run, opts, which=args.which, device=_resolve_device(args.device))
+    return 0
+
+
+def cmd_list_layers(args) -> int:
+    from genzoo.probe.viz import print_layers
+
+    print_layers(args.run, which=args.which)
     return 0
 
 

@@ -8,7 +8,8 @@ from tests.conftest import shared_path
 
 
 @pytest.mark.parametrize("cmd", [[], ["train"], ["eval"], ["sample"], ["list"], ["data"], ["data", "list"],
-                                 ["data", "info"], ["data", "fetch"]])
+                                 ["data", "info"], ["data", "fetch"], ["attack"], ["viz"],
+                                 ["list-layers"]])
 def test_help_has_examples(cli, cmd):
     r = cli(*cmd, "--help")
     assert r.returncode == 0 and "usage: genzoo" in r.stdout and "examples:" in r.stdout

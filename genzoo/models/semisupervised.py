@@ -92,6 +92,10 @@ class AEClassifier(Model):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.encoder(x))
 
+    def class_logits(self, x: torch.Tensor) -> torch.Tensor:
+        """Class scores of images in the model's input range (what genzoo attack and genzoo viz work on)."""
+        return self(x)
+
     @torch.no_grad()
     def predict(self, x: torch.Tensor) -> torch.Tensor:
         return self(x).argmax(1)
