@@ -21,6 +21,7 @@ from genzoo.report.rundata import RunData, numeric_keys, read_run, short_json
 
 MAX_GRIDS = 12  # training grids carried in the page (evenly spaced, first and last included)
 MAX_OTHER_GRIDS = 8
+MAX_PROBE_GRIDS = 12  # grids of genzoo attack / genzoo viz carried in the page
 
 
 def write_report(run_dir: str | os.PathLike, out: str | os.PathLike | None = None, refresh: float | None = None,
@@ -39,7 +40,7 @@ def write_report(run_dir: str | os.PathLike, out: str | os.PathLike | None = Non
 def render(run: RunData, found: list[Floor], refresh: float | None = None) -> str:
     title = f"{run.model} on {run.data}: {run.name}"
     parts = [header(run, refresh), figures_section(run, found), curves_section(run, found), grids_section(run),
-             cost_section(run), checkpoints_section(run),
+             probes_section(run), cost_section(run), checkpoints_section(run),
              config_section(run),
              h.section("Environment", h.table(((k, short_json(v, 400)) for k, v in run.env.items()), ("key", "value"))
                        if run.env else h.note("no env.json in the run folder"), "environment")]
@@ -146,6 +147,27 @@ def grids_section(run: RunData) -> str:
         parts.append("<h3>Grids from genzoo sample</h3>")
         parts.append('<div class="strip">' + "".join(h.image(p, p.stem, p.name) for p in others) + "</div>")
     return h.section("Samples", "\n".join(parts), "samples")
+
+
+def probes_section(run: RunData) -> str:
+    """What `genzoo attack` and `genzoo viz` wrote: robust accuracy per attack and eps, and their grids
+    (nothing when neither has been run)."""
+    rows = []
+    for key, res in run.figures.items():
+        if key.startswith("attack_") and isinstance(res, dict) and isinstance(res.get("rows"), list):
+            for r in res["rows"]:
+                rows.append((key[7:], r.get("eps"), r.get("robust_accuracy"), r.get("target_success", ""),
+                             res.get("n"), r.get("images_per_s")))
+    grids = sorted((run.path / "attacks").glob("*.png")) + sorted((run.path / "viz").glob("*.png"))
+    if not rows and not grids:
+        return ""
+    parts = []
+    if rows:
+        parts.append(h.table(rows, ("attack", "eps", "robust accuracy", "target success", "images", "images/s")))
+    if grids:
+        parts.append('<div class="strip">' + "".join(h.image(p, p.stem, f"{p.parent.name}/{p.name}")
+                                                     for p in grids[:MAX_PROBE_GRIDS]) + "</div>")
+    return h.section("Attacks and visualizations", "\n".join(parts), "probes")
 
 
 def seconds_text(value: Any) -> Any:

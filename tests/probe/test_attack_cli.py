@@ -77,3 +77,15 @@ def test_a_run_without_class_scores_is_a_clear_error(runs, capsys):
     assert main(["attack", str(runs / "gan")]) == 2
     err = capsys.readouterr().err
     assert "attacks need a model with class scores" in err and "genzoo train classifier" in err
+
+
+def test_the_report_shows_attacks_and_visualizations(runs):
+    clf = runs / "clf"
+    _main("report", str(clf))
+    assert "Attacks and visualizations" not in (clf / "report.html").read_text()  # nothing probed yet
+    _main("attack", str(clf), "--method", "fgsm", "--eps", "0.1,0.2", "-n", "100")
+    _main("viz", str(clf), "--steps", "8")
+    _main("report", str(clf))
+    page = (clf / "report.html").read_text()
+    assert "Attacks and visualizations" in page and "fgsm_linf" in page
+    assert "attacks/attack_fgsm_linf-eps0.1.png" in page and "viz/classifier-classes.png" in page
