@@ -50,6 +50,23 @@ def _check(shape, steps, lr, param, jitter, scales, blur_every, tv, l2, n) -> tu
     return shape
 
 
+# spread of the starting image: nearly flat grey first; a net whose units are all off around grey (no bias
+# reaches them, e.g. a batchnorm-free net on inputs mapped to [-1, 1]) gives it no gradient, so start again
+# from stronger noise, as far as an image of pure noise
+START_SD = (0.01, 0.5, 2.0)
+
+
+def _has_gradient(image, act, dtype) -> list[bool]:
+    """Per image: does the objective have any gradient at the start?"""
+    loss = -act(image().to(dtype)).float().sum()
+    if not loss.requires_grad:
+        return [True]  # reported as an error by the loop
+    grads = [g for g in torch.autograd.grad(loss, image.params, allow_unused=True) if g is not None]
+    if not grads:
+        return [True]
+    return (sum(g.flatten(1).abs().sum(1) for g in grads) > 0).tolist()
+
+
 def _optimise(net: nn.Module, forward: Callable | None, targets: Target | list[Target], shape, n: int, *,
               steps: int, lr: float, param: str, jitter: int, scales: Sequence[float], blur_every: int,
               tv: float, l2: float, decorrelate: bool, generator: torch.Generator | None) -> torch.Tensor:
@@ -57,12 +74,16 @@ def _optimise(net: nn.Module, forward: Callable | None, targets: Target | list[T
     if generator is None:  # follow torch's global seed, without advancing anything but one draw
         generator = torch.Generator().manual_seed(int(torch.randint(0, 2 ** 62, (1,))))
     device, dtype = net_device(net)
-    image = make_image(param, shape, n, generator, decorrelate=decorrelate, device=device)
-    transform = RandomTransform(jitter, tuple(scales), generator)
-    opt = torch.optim.Adam(image.params, lr=lr)
     with torch.inference_mode(False), torch.enable_grad(), objective(net, forward, targets, relu_rescue=True) as act:
+        image = make_image(param, shape, n, generator, decorrelate=decorrelate, device=device)
         with torch.no_grad():
             act(image().to(dtype))  # checks the targets (channel, class, position ranges) before any work
+        for sd in START_SD[1:]:
+            if all(_has_gradient(image, act, dtype)):
+                break
+            image = make_image(param, shape, n, generator, decorrelate=decorrelate, device=device, sd=sd)
+        transform = RandomTransform(jitter, tuple(scales), generator)
+        opt = torch.optim.Adam(image.params, lr=lr)
         for step in range(steps):
             x = image()
             seen = transform(x).to(dtype)
