@@ -86,6 +86,11 @@ def setting_name(opts: AttackOptions) -> str:
     return name + (f"_target{opts.targeted}" if opts.targeted is not None else "")
 
 
+def caption_scale(width: int) -> int:
+    """Upscaling that leaves a cell at least 96 px wide: room for a caption like "automobile 99.5%"."""
+    return max(1, math.ceil(96 / width))
+
+
 def _caption(view: NetView, probs: torch.Tensor) -> list[str]:
     conf, pred = probs.max(1)
     return [f"{view.classes[int(k)]} {100 * float(c):.1f}%" for k, c in zip(pred, conf)]
@@ -102,7 +107,7 @@ def _examples_grid(path: Path, view: NetView, x: torch.Tensor, adv: torch.Tensor
     cells = torch.cat([x, shown, adv]).cpu()
     amp = [0.5 / float(s) for s in scale.flatten()]
     caps = _caption(view, p_clean) + [f"x{a:.0f}" for a in amp] + _caption(view, p_adv)
-    return save_grid(cells, path, nrow=len(x), value_range=(0.0, 1.0), captions=caps,
+    return save_grid(cells, path, nrow=len(x), value_range=(0.0, 1.0), captions=caps, scale=caption_scale(x.shape[-1]),
                      row_labels=["original", "change", f"adversarial\n{eps_note}"])
 
 
@@ -252,7 +257,7 @@ def attack_run(run_dir, opts: AttackOptions, split: str = "test", which: str = "
         with torch.no_grad():
             caps = _caption(view, view.forward(images).softmax(1))
         files.append(save_grid(images.cpu(), out / f"{name}.png", nrow=result["per_class"], value_range=(0.0, 1.0),
-                               captions=caps))
+                               captions=caps, scale=caption_scale(images.shape[-1])))
         log(f"fooling images: {len(images)} for {len(result['classes'])} classes, mean confidence "
             f"{100 * result['mean_confidence']:.2f}% (min {100 * result['min_confidence']:.2f}%) in "
             f"{result['seconds']:.1f} s")

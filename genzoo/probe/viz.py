@@ -23,6 +23,7 @@ import torch
 from genzoo import visualize
 from genzoo.data.grid import save_grid
 from genzoo.errors import ConfigError, GenzooError
+from genzoo.probe.attack import caption_scale
 from genzoo.probe.views import NetView, net_views
 from genzoo.runs import RunDir, load_model, load_split
 
@@ -173,7 +174,7 @@ def viz_run(run_dir, opts: VizOptions, which: str = "best", device="cpu", log=pr
         images = res["images"].detach().cpu()
         if opts.n == 1:
             path = save_grid(images, opts.out or out_dir / f"{name}.png", nrow=min(len(images), 10),
-                             value_range=(0.0, 1.0), captions=res["labels"])
+                             value_range=(0.0, 1.0), captions=res["labels"], scale=caption_scale(images.shape[-1]))
         else:
             path = save_grid(images, opts.out or out_dir / f"{name}.png", nrow=opts.n, value_range=(0.0, 1.0),
                              row_labels=res["labels"])
