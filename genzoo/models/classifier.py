@@ -106,16 +106,12 @@ class FastNet(nn.Module):
         return self.head(self.dropout(self.body(x))) * self.scale
 
 
-class ClassicNet(nn.Module):
-    """5x5 conv w -> pool -> 5x5 conv 2w -> pool -> dense -> dropout -> dense (TF Deep MNIST)."""
+class DenseHeadNet(nn.Module):
+    """A conv body ending in a dense layer of `hidden` units, then dropout and a linear head."""
 
-    def __init__(self, channels: int, height: int, width_px: int, classes: int, width: int, hidden: int,
-                 dropout: float):
+    def __init__(self, body: nn.Sequential, hidden: int, classes: int, dropout: float):
         super().__init__()
-        self.body = nn.Sequential(
-            nn.Conv2d(channels, width, 5, padding=2), nn.ReLU(inplace=True), nn.MaxPool2d(2),
-            nn.Conv2d(width, 2 * width, 5, padding=2), nn.ReLU(inplace=True), nn.MaxPool2d(2),
-            nn.Flatten(), nn.Linear(2 * width * (height // 4) * (width_px // 4), hidden), nn.ReLU(inplace=True))
+        self.body = body
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(hidden, classes)
         self.feature_dim = hidden
@@ -127,26 +123,29 @@ class ClassicNet(nn.Module):
         return self.head(self.dropout(self.body(x)))
 
 
-class SmallNet(nn.Module):
+class ClassicNet(DenseHeadNet):
+    """5x5 conv w -> pool -> 5x5 conv 2w -> pool -> dense -> dropout -> dense (TF Deep MNIST)."""
+
+    def __init__(self, channels: int, height: int, width_px: int, classes: int, width: int, hidden: int,
+                 dropout: float):
+        super().__init__(nn.Sequential(
+            nn.Conv2d(channels, width, 5, padding=2), nn.ReLU(inplace=True), nn.MaxPool2d(2),
+            nn.Conv2d(width, 2 * width, 5, padding=2), nn.ReLU(inplace=True), nn.MaxPool2d(2),
+            nn.Flatten(), nn.Linear(2 * width * (height // 4) * (width_px // 4), hidden), nn.ReLU(inplace=True)),
+            hidden, classes, dropout)
+
+
+class SmallNet(DenseHeadNet):
     """4x4 stride-2 conv w -> ReLU -> 4x4 stride-2 conv 2w -> ReLU -> dense -> ReLU -> dense (Wong & Kolter
     2018's MNIST net: w=16, hidden=100). No pooling and no batchnorm: the common net of the robustness papers."""
 
     def __init__(self, channels: int, height: int, width_px: int, classes: int, width: int, hidden: int,
                  dropout: float):
-        super().__init__()
-        self.body = nn.Sequential(
+        super().__init__(nn.Sequential(
             nn.Conv2d(channels, width, 4, stride=2, padding=1), nn.ReLU(inplace=True),
             nn.Conv2d(width, 2 * width, 4, stride=2, padding=1), nn.ReLU(inplace=True),
-            nn.Flatten(), nn.Linear(2 * width * (height // 4) * (width_px // 4), hidden), nn.ReLU(inplace=True))
-        self.dropout = nn.Dropout(dropout)
-        self.head = nn.Linear(hidden, classes)
-        self.feature_dim = hidden
-
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.body(x)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.dropout(self.body(x)))
+            nn.Flatten(), nn.Linear(2 * width * (height // 4) * (width_px // 4), hidden), nn.ReLU(inplace=True)),
+            hidden, classes, dropout)
 
 
 @register("classifier", config=ClassifierConfig, family="classifier",

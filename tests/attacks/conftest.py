@@ -3,31 +3,20 @@ trained on mnist-mini (about 95% test accuracy) for the tests that need a real d
 
 from __future__ import annotations
 
-import contextlib
-
 import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from genzoo.metrics.fid import single_thread
 from tests.learning import SEED
-
-
-@contextlib.contextmanager
-def one_thread():
-    # These models are tiny: one thread is as fast as two, and two OpenMP threads on a shared 2-core machine
-    # slow down up to 80-fold when another process holds a core (measured: 2 ms vs 160 ms per training step).
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 @pytest.fixture(autouse=True)
 def _one_thread():
-    with one_thread():
+    # These models are tiny: one thread is as fast as two, and two OpenMP threads on a shared 2-core machine
+    # slow down up to 80-fold when another process holds a core (measured: 2 ms vs 160 ms per training step).
+    with single_thread():
         yield
 
 
@@ -80,7 +69,7 @@ def mnist_net(mnist_data):
     """A two-conv-layer net trained for 300 Adam steps on 3000 mnist-mini images (about 1 s); accuracy on the first
     500 test images measured 0.944..0.952. Eval mode; its parameters keep requires_grad=True, as in training."""
     x, y = mnist_data[:2]
-    with one_thread(), torch.random.fork_rng():
+    with single_thread(), torch.random.fork_rng():
         torch.manual_seed(SEED)
         net = nn.Sequential(nn.Conv2d(1, 8, 5, stride=2, padding=2), nn.ReLU(),
                             nn.Conv2d(8, 16, 5, stride=2, padding=2), nn.ReLU(),
