@@ -74,6 +74,18 @@ def to_float(x: torch.Tensor, value_range: tuple[float, float] = (-1.0, 1.0)) ->
     return x.to(torch.float32).mul_((hi - lo) / 255.0).add_(lo)
 
 
+def from_unit(x01: torch.Tensor, value_range: tuple[float, float]) -> torch.Tensor:
+    """Float images in [0, 1] (where attack budgets are measured) -> the same images in `value_range`."""
+    lo, hi = value_range
+    return x01 * (hi - lo) + lo
+
+
+def to_unit(x: torch.Tensor, value_range: tuple[float, float]) -> torch.Tensor:
+    """Float images in `value_range` -> the same images in [0, 1] (the inverse of `from_unit`)."""
+    lo, hi = value_range
+    return (x - lo) / (hi - lo)
+
+
 def to_uint8(x: torch.Tensor, value_range: tuple[float, float] = (-1.0, 1.0)) -> torch.Tensor:
     """float in `value_range` -> uint8 [0, 255], clamped and rounded."""
     lo, hi = value_range

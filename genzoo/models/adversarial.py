@@ -17,6 +17,7 @@ from typing import Any
 import torch
 
 from genzoo import attacks
+from genzoo.data.imageset import from_unit, to_unit
 from genzoo.nn import eval_mode
 
 # PGD accuracy below this fraction of its best so far (which must have reached COLLAPSE_FROM), and below FGSM
@@ -33,8 +34,7 @@ def default_eps(spec) -> float:
 
 def pixel_view(net: torch.nn.Module, input_range: tuple[float, float]) -> Callable[[torch.Tensor], torch.Tensor]:
     """`net` as a function of images in [0, 1]."""
-    lo, hi = input_range
-    return lambda x01: net(x01 * (hi - lo) + lo)
+    return lambda x01: net(from_unit(x01, input_range))
 
 
 def collapsed(fgsm_accuracy: float, pgd_accuracy: float, best_pgd_accuracy: float) -> bool:
@@ -59,8 +59,7 @@ class AdversarialTraining:
         """Adversarial versions of the training batch `x` (model range) and figures to log."""
         cfg, eps = self.cfg, self.eps_at(step)
         self.ramp_done = eps >= self.adv_eps
-        lo, hi = self.input_range
-        x01 = ((x.float() - lo) / (hi - lo)).clamp(0, 1)
+        x01 = to_unit(x.float(), self.input_range).clamp(0, 1)
         f = pixel_view(self.net, self.input_range)
         if cfg.adv == "fgsm":
             alpha = (cfg.adv_alpha or 1.25) * eps
@@ -68,7 +67,8 @@ class AdversarialTraining:
         else:
             alpha = (cfg.adv_alpha or 2.5 / cfg.adv_steps) * eps
             adv = attacks.pgd(f, x01, y, eps, alpha=alpha, steps=cfg.adv_steps)
-        return (adv * (hi - lo) + lo).to(x.dtype).contiguous(memory_format=torch.channels_last), {"adv_eps": eps}
+        adv = from_unit(adv, self.input_range).to(x.dtype).contiguous(memory_format=torch.channels_last)
+        return adv, {"adv_eps": eps}
 
     def robust_figures(self, data) -> dict[str, Any]:
         """FGSM and PGD-10 accuracy at the full budget on the first `adv_eval_n` images of `data`."""

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from genzoo.data.imageset import from_unit
 from genzoo.errors import ConfigError
 
 
@@ -19,11 +20,6 @@ class NetView:
     net: nn.Module  # whose named submodules are the layers to target
     forward: Callable[[torch.Tensor], torch.Tensor] | None  # images in [0, 1] -> outputs (N x K)
     classes: list[str]  # names of the output columns that are classes ([] when the outputs are not classes)
-
-
-def from_unit(x01: torch.Tensor, input_range: tuple[float, float]) -> torch.Tensor:
-    lo, hi = input_range
-    return x01 * (hi - lo) + lo
 
 
 def class_names(spec) -> list[str]:
