@@ -221,8 +221,11 @@ def _parser() -> argparse.ArgumentParser:
     views.add_argument("--manifold", action="store_true", help="2-D latent manifold grid")
     views.add_argument("--reconstruct", action="store_true", help="test images and their reconstructions")
     views.add_argument("--scatter", action="store_true", help="test-set codes in 2-D, coloured by class")
+    views.add_argument("--query", metavar="IMAGE", help="retrieval models (irgan): an image file or folder of "
+                       "images; a row per ranker shows the query and its --top retrieved database images")
     ps.add_argument("--steps", type=_count, default=10, help="interpolation / sweep steps per row")
     ps.add_argument("--slerp", action="store_true", help="spherical instead of linear interpolation")
+    ps.add_argument("--top", type=_count, default=8, help="--query: database images retrieved per ranker")
     ps.add_argument("--classifier", metavar="RUN_DIR", help="a trained classifier run (to pick samples by class)")
     ps.add_argument("--scale", type=_scale, default="auto",
                     help="grid cells upscaled N times by nearest neighbour (default auto: at least 64 px per cell)")
@@ -765,8 +768,9 @@ def cmd_sample(args) -> int:
     g = torch.Generator().manual_seed(args.seed)
     view = next((v for v in sampling.VIEWS if getattr(args, v) not in (None, False)), None)
     if not model.can_sample() and view not in sampling.ENCODER_VIEWS:
-        raise ConfigError(f"{model.name} is not a generative model: it cannot sample (autoencoders offer "
-                          "--reconstruct and --scatter)")
+        offers = ("retrieval models offer --query IMAGE" if hasattr(model, "rank")
+                  else "autoencoders offer --reconstruct and --scatter")
+        raise ConfigError(f"{model.name} is not a generative model: it cannot sample ({offers})")
     x, nrow = (sampling.VIEWS[view] if view else sampling.plain)(model, args, g)
     if args.out_dir:
         from genzoo.data.images import write_png

@@ -13,10 +13,12 @@ Model capabilities the views rely on:
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import torch
 
 from genzoo.data import info
+from genzoo.data.images import IMAGE_SUFFIXES, decode_many
 from genzoo.data.imageset import to_float, to_uint8
 from genzoo.errors import ConfigError
 from genzoo.models.pca import PCA
@@ -374,10 +376,44 @@ def scatter(model, args, generator: torch.Generator) -> tuple[torch.Tensor, int 
     return to_float(img[None], model.input_range), 1
 
 
+# ---- retrieval view: a query image and what each ranker retrieves for it -------------------------------
+def query_files(path: str) -> list[Path]:
+    """The image file `path`, or the images in the folder `path` (sorted by name)."""
+    p = Path(path)
+    if not p.is_dir():
+        return [p]
+    files = sorted(f for f in p.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise ConfigError(f"--query folder {p} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
+    return files
+
+
+def read_query_images(path: str, spec) -> torch.Tensor:
+    """uint8 N x C x H x W query images in the run's channels; a query of another size is an error naming it
+    (retrieval compares images of one size, and resizing would silently change what is asked)."""
+    files = query_files(path)
+    images = decode_many(files, spec.channels)
+    if tuple(images.shape[2:]) != tuple(spec.shape[1:]):
+        (h, w), (hh, ww) = images.shape[2:], spec.shape[1:]
+        raise ConfigError(f"query image {files[0]} is {w}x{h}, but this run's database holds {ww}x{hh} images: "
+                          f"resize it to {ww}x{hh} first")
+    return images
+
+
+def query(model, args, generator: torch.Generator) -> tuple[torch.Tensor, int | None]:
+    """For each `--query` image, a row per ranker: the query, then its `--top` retrieved database images."""
+    _need(model, ("rank",), "query", "retrieval models (irgan)")
+    images = read_query_images(args.query, model.spec)
+    ranked = model.rank(images, args.top)
+    db = model.db_images.cpu()
+    rows = [torch.cat([images[i:i + 1], db[top[i]]]) for i in range(len(images)) for top in ranked.values()]
+    return to_float(torch.cat(rows), model.input_range), args.top + 1
+
+
 VIEWS.update(interpolate=interpolate, arithmetic=arithmetic, manifold=manifold, reconstruct=reconstruct,
-             scatter=scatter, class_grid=class_grid, attrs=attrs, codes=codes)
-# views that work for models which cannot sample (plain autoencoders)
-ENCODER_VIEWS = {"reconstruct", "scatter"}
+             scatter=scatter, class_grid=class_grid, attrs=attrs, codes=codes, query=query)
+# views that work for models which cannot sample (plain autoencoders, retrieval models)
+ENCODER_VIEWS = {"reconstruct", "scatter", "query"}
 
 
 # ---- grid labels: what the rows and columns of each view's grid show ---------------------------------
@@ -416,6 +452,9 @@ def grid_labels(view: str | None, model, args) -> tuple[list[str] | None, list[s
         return [class_name(model, int(c)) for c in rows], None
     if view == "reconstruct":
         return ["input", "output"] * math.ceil(args.n / 8), None
+    if view == "query":
+        names = [model.RANKER_NAMES[r] for r in model.RANKERS]
+        return names * len(query_files(args.query)), ["query", *map(str, range(1, args.top + 1))]
     if view == "manifold":
         v = torch.special.ndtri((torch.arange(args.steps, dtype=torch.float64) + 0.5) / args.steps).tolist()
         return [f"z2 {x:+.2f}" for x in reversed(v)], [f"z1 {x:+.2f}" for x in v]

@@ -57,7 +57,8 @@ def _run(argv: list[str]) -> None:
 @pytest.fixture(scope="session")
 def real_runs(tmp_path_factory) -> Path:
     """runs/clf: a finished classifier; runs/cvae: a finished conditional VAE; runs/paused: a classifier
-    paused at step 3 of 6 (resumable), with one metrics.jsonl row per step."""
+    paused at step 3 of 6 (resumable), with one metrics.jsonl row per step; runs/irgan: a finished retrieval
+    model with a database of 60 images."""
     from genzoo.data import load
     from genzoo.registry import build
     from genzoo.training import TrainConfig, Trainer
@@ -67,6 +68,9 @@ def real_runs(tmp_path_factory) -> Path:
           "--out", str(root / "clf"), "--quiet"])
     _run(["train", "cvae", "--steps", "2", "--batch-size", "32", "--set", "hidden=8", "latent_dim=2", "eval_k=2",
           "data.limit=256", "--out", str(root / "cvae"), "--quiet"])
+    _run(["train", "irgan", "--steps", "4", "--batch-size", "8", "--set", "db_size=60", "queries=20", "known=2",
+          "hidden=8", "emb=4", "codes=pca:4", "pretrain_steps=2", "eval_queries=20", "data.limit=256",
+          "--out", str(root / "irgan"), "--quiet"])
     data = load("mnist-mini", limit=64)
     cfg = TrainConfig(steps=6, batch_size=16, log_every=1, progress=False, precision="fp32", tensorboard=False)
     Trainer(build("classifier", data.spec, {"width": 4}, seed=0), data, cfg, run_dir=root / "paused",
@@ -491,6 +495,14 @@ def paused_ckpt_payload(tmp):
                tmp / "runs" / "paused" / "checkpoints" / "last.pt")
 
 
+def query_14px(tmp):
+    Image.new("L", (14, 14), 128).save(tmp / "q14.png")
+
+
+def query_28px(tmp):
+    Image.new("L", (28, 28), 0).save(tmp / "q28.png")
+
+
 def paused_config_missing_train(tmp):
     edit_json(tmp / "runs" / "paused" / "config.json", lambda c: c.pop("train"))
 
@@ -503,6 +515,7 @@ ON_CIFAR_JPEG = TRAIN + " --data cifar10-jpeg --data-dir {data}"
 ON_FOLDER = TRAIN + " --data folder:{tmp}/imgs"
 ON_CELEBA = "train classifier --set target=attrs --steps 1 --quiet --out {out} --data celeba --data-dir {data}"
 ON_FREY = "train vae-frey --steps 1 --quiet --out {out} --data frey --data-dir {data}"
+IRGAN = "train irgan --steps 1 --quiet --out {out} --set db_size=60 queries=20"
 NO_CUDA = pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is available here")
 
 
@@ -510,7 +523,7 @@ NO_CUDA = pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is availabl
 class Case:
     id: str
     setup: Callable[[Path], None]  # writes or damages files under tmp_path (the run copies are in tmp/runs)
-    argv: str  # {tmp}, {data} = tmp/data, {out} = tmp/new-run, {run} / {cvae} / {paused} = the run copies
+    argv: str  # {tmp}, {data} = tmp/data, {out} = tmp/new-run, {run} / {cvae} / {paused} / {irgan} = the run copies
     expect: tuple[str, ...]  # substrings of the message: the file or argument, and the fix
 
 
@@ -688,6 +701,19 @@ CASES = [
     case("fetch-timeout-zero", nothing, "data fetch mnist --timeout 0", "--timeout", "greater than 0"),
     case("sample-scale-zero", nothing, "sample {cvae} --scale 0", "--scale", "at least 1"),
     case("sample-scale-word", nothing, "sample {cvae} --scale big", "--scale", "auto or a whole number"),
+    # retrieval (irgan): queries, its database, codes runs
+    case("irgan-query-other-size", query_14px, "sample {irgan} --query {tmp}/q14.png", "q14.png", "is 14x14",
+         "resize it to 28x28"),
+    case("irgan-query-missing", nothing, "sample {irgan} --query {tmp}/nope.png", "nope.png", "missing"),
+    case("irgan-top-too-large", query_28px, "sample {irgan} --query {tmp}/q28.png --top 61", "top 61",
+         "database holds 60 items"),
+    case("irgan-sample-no-view", nothing, "sample {irgan}", "not a generative model", "--query IMAGE"),
+    case("irgan-database-too-large", nothing, IRGAN + " db_size=100000", "db_size=100000", "has 10000 images",
+         "lower them"),
+    case("irgan-codes-other-shape", nothing, IRGAN + " codes={run} data.image_size=14", "was trained on",
+         "(1, 28, 28)", "(1, 14, 14)", "same dataset"),
+    case("irgan-codes-conditional", nothing, IRGAN + " codes={cvae}", "conditional cvae", "unconditional"),
+    case("irgan-codes-not-a-run", nothing, IRGAN + " codes={tmp}/no-run", "codes=$TMP/no-run", "does not exist"),
     # report and compare
     case("report-run-missing", nothing, "report {tmp}/no-such-run", "no-such-run", "does not exist"),
     case("report-not-a-run", nothing, "report {tmp}/runs", "config.json does not exist", "genzoo train"),
@@ -711,7 +737,7 @@ def test_table_is_large_enough():
 def test_bad_input(c: Case, runs, tmp_path, capsys):
     c.setup(tmp_path)
     where = {"tmp": tmp_path, "data": tmp_path / "data", "out": tmp_path / "new-run", "run": runs / "clf",
-             "cvae": runs / "cvae", "paused": runs / "paused"}
+             "cvae": runs / "cvae", "paused": runs / "paused", "irgan": runs / "irgan"}
     argv = [arg.format(**where) for arg in shlex.split(c.argv)]
     before = snapshot(tmp_path)
     capsys.readouterr()

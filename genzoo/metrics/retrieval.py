@@ -97,3 +97,25 @@ def chance_precision(query_labels: torch.Tensor, database_labels: torch.Tensor) 
     pq = torch.bincount(query_labels, minlength=k).double() / len(query_labels)
     pd = torch.bincount(database_labels, minlength=k).double() / len(database_labels)
     return float((pq * pd).sum())
+
+
+def top_k_by_score(scores: torch.Tensor, k: int) -> torch.Tensor:
+    """Q x N relevance scores (higher = more relevant) -> Q x k item indices, best first."""
+    if not 1 <= k <= scores.shape[1]:
+        raise ConfigError(f"k={k} items requested from a database of {scores.shape[1]} items")
+    return torch.topk(scores, k, dim=1).indices
+
+
+def ndcg_at_k(query_labels: torch.Tensor, database_labels: torch.Tensor, neighbours: torch.Tensor) -> float:
+    """Mean normalised discounted cumulative gain of each query's ranked list (Q x k indices, best first),
+    with binary relevance (same label): DCG = sum_i rel_i / log2(i + 1) over ranks i = 1..k, divided by
+    the DCG of the ideal list, whose first min(k, R) items are relevant (R: the query's relevant items
+    in the database). Queries without any relevant item count as 0."""
+    k = neighbours.shape[1]
+    rel = (database_labels[neighbours] == query_labels[:, None]).double()
+    discount = 1.0 / torch.log2(torch.arange(2, k + 2, dtype=torch.float64))
+    dcg = (rel * discount).sum(1)
+    n_classes = int(max(query_labels.max(), database_labels.max())) + 1
+    relevant = torch.bincount(database_labels, minlength=n_classes)[query_labels].clamp(max=k)
+    ideal = torch.cat([torch.zeros(1, dtype=torch.float64), discount.cumsum(0)])[relevant]
+    return float(torch.where(ideal > 0, dcg / ideal.clamp(min=1e-12), torch.zeros_like(dcg)).mean())

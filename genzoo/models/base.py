@@ -49,6 +49,10 @@ class Model(nn.Module):
         raise NotImplementedError
 
     # ---- optional -------------------------------------------------------------------------------
+    def attach_data(self, data) -> None:
+        """Called by the Trainer with its training `ImageSet` before `configure_optimizers`, for models that
+        keep a part of the data as state (IRGAN's retrieval database); nothing by default."""
+
     def evaluate(self, data, batch_size: int = 1000) -> dict[str, Any]:
         """Figures on a held-out `ImageSet` (accuracy, reconstruction error, ...).
 

@@ -136,6 +136,9 @@ class Trainer:
             self.data, self.eval_data = data.split(frac, seed=self.cfg.seed)
             self.eval_name = "val"
         self.data_args = data_args or {"name": data.name}
+        # before anything touches the run folder, so that data the model cannot use is a clean error; deterministic,
+        # so a resumed run rebuilds what its checkpoint holds
+        model.attach_data(self.data)
         self.run = RunDir(run_dir) if run_dir is not None else None
         self.log = log
         self.dist = dist.from_env()

@@ -1,10 +1,20 @@
+import math
+
 import numpy as np
 import pytest
 import torch
 from torch.testing import assert_close
 
 from genzoo.errors import ConfigError
-from genzoo.metrics.retrieval import chance_precision, hamming_distances, nearest_neighbours, pack_bits, precision_at_k
+from genzoo.metrics.retrieval import (
+    chance_precision,
+    hamming_distances,
+    ndcg_at_k,
+    nearest_neighbours,
+    pack_bits,
+    precision_at_k,
+    top_k_by_score,
+)
 
 
 @pytest.mark.parametrize("nbits", [1, 28, 64, 65, 256])
@@ -63,3 +73,22 @@ def test_clustered_codes_retrieve_their_class():
     assert precision_at_k(labels, labels, idx) > 0.95
     with pytest.raises(ConfigError, match="neighbours requested"):
         nearest_neighbours(codes, codes, 200, "hamming", exclude_self=True)
+
+
+def test_ndcg_by_hand():
+    db = torch.tensor([0, 1, 0, 1, 1])
+    q = torch.tensor([0])
+    # ranked list: irrelevant, relevant, relevant -> (1/log2 3 + 1/log2 4) / (1 + 1/log2 3)
+    want = (1 / math.log2(3) + 0.5) / (1 + 1 / math.log2(3))
+    assert ndcg_at_k(q, db, torch.tensor([[1, 0, 2]])) == pytest.approx(want)
+    assert ndcg_at_k(q, db, torch.tensor([[0, 2, 1]])) == pytest.approx(1.0)  # both relevant items first
+    assert ndcg_at_k(torch.tensor([2]), torch.tensor([0, 1, 2]), torch.tensor([[0, 1]])) == 0.0
+    # a query of class 1 has 3 relevant items: at k=2 the ideal list is two relevant items
+    assert ndcg_at_k(torch.tensor([1]), db, torch.tensor([[3, 0]])) == pytest.approx(1 / (1 + 1 / math.log2(3)))
+
+
+def test_top_k_by_score():
+    s = torch.tensor([[0.1, 0.9, 0.5], [3.0, 1.0, 2.0]])
+    assert top_k_by_score(s, 2).tolist() == [[1, 2], [0, 2]]
+    with pytest.raises(ConfigError, match="k=4 items requested from a database of 3"):
+        top_k_by_score(s, 4)
