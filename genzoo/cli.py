@@ -786,7 +786,7 @@ def cmd_sample(args) -> int:
         default = run.samples / f"{view or 'sample'}.png"
         rows, cols = sampling.grid_labels(view, model, args)
         path = save_grid(x, args.out or default, nrow=nrow, value_range=model.input_range, scale=args.scale,
-                         row_labels=rows, col_labels=cols)
+                         row_labels=rows, col_labels=cols, captions=sampling.grid_captions(view, model, args))
         print(f"wrote {path}")
     return 0
 

@@ -459,3 +459,14 @@ def grid_labels(view: str | None, model, args) -> tuple[list[str] | None, list[s
         v = torch.special.ndtri((torch.arange(args.steps, dtype=torch.float64) + 0.5) / args.steps).tolist()
         return [f"z2 {x:+.2f}" for x in reversed(v)], [f"z1 {x:+.2f}" for x in v]
     return None, None
+
+
+def grid_captions(view: str | None, model, args) -> list[str] | None:
+    """Text under each cell where a view has some: the class of each retrieved database image (--query)."""
+    if view != "query":
+        return None
+    ranked = model.rank(read_query_images(args.query, model.spec), args.top)
+    db_labels = model.db_labels.cpu()
+    n = len(next(iter(ranked.values())))
+    return [text for i in range(n) for top in ranked.values()
+            for text in ["query", *(class_name(model, int(c)) for c in db_labels[top[i]])]]

@@ -3,9 +3,12 @@ and a helper to run the `genzoo` command in a subprocess."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -60,6 +63,26 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300, env: dict
     return proc
 
 
+def run_cli_here(*args: str, check: bool = False) -> subprocess.CompletedProcess:
+    """`genzoo ARGS` run in this process through `genzoo.cli.main`, with the result `run_cli` gives (exit status,
+    stdout, stderr; warnings printed to stderr as a fresh process prints them). It saves the interpreter and
+    torch start-up (~3 s a call); tests of the process itself (signals, environment, `python -m genzoo`) use
+    run_cli."""
+    from genzoo.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), warnings.catch_warnings():
+        warnings.simplefilter("always")
+        try:
+            rc = main([str(a) for a in args])
+        except SystemExit as e:  # argparse: --help, usage errors
+            rc = e.code if isinstance(e.code, int) else int(e.code is not None)
+    proc = subprocess.CompletedProcess(["genzoo", *args], rc, out.getvalue(), err.getvalue())
+    if check and rc != 0:
+        raise AssertionError(f"genzoo {' '.join(map(str, args))} failed ({rc}):\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
 @pytest.fixture
 def cli():
-    return run_cli
+    return run_cli_here

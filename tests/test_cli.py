@@ -1,10 +1,11 @@
-"""The `genzoo` command end to end, in subprocesses, including error exits."""
+"""The `genzoo` command end to end (one real `python -m genzoo` process, the rest through genzoo.cli.main), including
+error exits."""
 
 import json
 
 import pytest
 
-from tests.conftest import shared_path
+from tests.conftest import run_cli, shared_path
 
 
 @pytest.mark.parametrize("cmd", [[], ["train"], ["eval"], ["sample"], ["list"], ["data"], ["data", "list"],
@@ -24,7 +25,8 @@ def test_list(cli):
 
 def test_train_eval_end_to_end(cli, tmp_path):
     out = tmp_path / "run"
-    r = cli("train", "classifier", "--steps", "30", "--batch-size", "32", "--out", str(out), "--lr", "0.05",
+    # a real `python -m genzoo` process (the other calls run genzoo.cli.main in this one)
+    r = run_cli("train", "classifier", "--steps", "30", "--batch-size", "32", "--out", str(out), "--lr", "0.05",
             "--set", "width=4", "data.limit=1000", "train.log_every=10", check=True)
     assert f"run folder: {out}" in r.stdout
     rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]

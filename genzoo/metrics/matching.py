@@ -14,7 +14,6 @@ accuracy is the best over ways of naming the clusters with classes:
 from __future__ import annotations
 
 import torch
-from scipy.optimize import linear_sum_assignment
 
 from genzoo.errors import ConfigError
 
@@ -33,6 +32,9 @@ def contingency(pred: torch.Tensor, target: torch.Tensor, num_pred: int | None =
 def matching(pred: torch.Tensor, target: torch.Tensor, num_pred: int | None = None,
              num_true: int | None = None) -> tuple[float, dict[int, int]]:
     """One-to-one: (accuracy under the best assignment, {cluster: class} for the matched clusters)."""
+    # imported here: scipy.optimize takes ~0.5 s to import, which every genzoo command would otherwise pay
+    from scipy.optimize import linear_sum_assignment
+
     table = contingency(pred, target, num_pred, num_true)
     rows, cols = linear_sum_assignment(table.numpy(), maximize=True)
     hits = int(table[torch.as_tensor(rows), torch.as_tensor(cols)].sum())

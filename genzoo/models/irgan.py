@@ -10,8 +10,9 @@ are ranked against the whole database and judged by their class.
 
 The players. Both score (query, item) pairs with the same two-tower network on fixed features
 ("codes": pixels, PCA coordinates, or the codes of a trained autoencoder, VAE or classifier run):
-s(q, d) = <f(q), g(d)> / sqrt(emb) + b_d, where f and g are small MLPs on standardised codes and b_d
-is a per-item bias (the item bias of the paper's matrix-factorisation recommender). The generator's
+s(q, d) = <f(q), g(d)> / sqrt(emb) + b_d, where f and g are small MLPs and b_d
+is a per-item bias (the item bias of the paper's matrix-factorisation recommender); codes are centred
+and divided by their overall spread. The generator's
 policy is p_theta(d | q) = softmax over the database of s_theta(q, d) / temperature; the
 discriminator's relevance probability is D(d | q) = sigmoid(s_phi(q, d)).
 
@@ -281,11 +282,14 @@ class IRGAN(Model):
         return torch.cat(out)
 
     def codes(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(database codes, labelled-query codes) standardised by the database's per-dimension mean and
-        spread, and that mean and spread."""
+        """(database codes, labelled-query codes) standardised by the database's per-dimension mean and overall
+        spread, and that mean and spread (per dimension, for `(raw - mean) / std`)."""
         if self._codes is None:
             raw = self.featurize(self.db_images)
-            mean, std = raw.mean(0), raw.std(0).clamp(min=1e-3)  # (constant dimensions, e.g. MNIST's border)
+            # centred per dimension, scaled by one number (the root mean variance): per-dimension scaling would blow
+            # up near-constant pixels (MNIST's border) and PCA's noise components
+            mean = raw.mean(0)
+            std = (raw - mean).pow(2).mean().sqrt().clamp(min=1e-6).expand_as(mean)
             self._codes = ((raw - mean) / std, (self.featurize(self.query_images) - mean) / std, mean, std)
         return self._codes
 
