@@ -221,6 +221,7 @@ def _parser() -> argparse.ArgumentParser:
     views.add_argument("--manifold", action="store_true", help="2-D latent manifold grid")
     views.add_argument("--reconstruct", action="store_true", help="test images and their reconstructions")
     views.add_argument("--scatter", action="store_true", help="test-set codes in 2-D, coloured by class")
+    views.add_argument("--filters", action="store_true", help="the weights of the first --n hidden units (rbm)")
     views.add_argument("--query", metavar="IMAGE", help="retrieval models (irgan): an image file or folder of "
                        "images; a row per ranker shows the query and its --top retrieved database images")
     ps.add_argument("--steps", type=_count, default=10, help="interpolation / sweep steps per row")

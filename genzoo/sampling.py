@@ -410,8 +410,15 @@ def query(model, args, generator: torch.Generator) -> tuple[torch.Tensor, int | 
     return to_float(torch.cat(rows), model.input_range), args.top + 1
 
 
+def filters(model, args, generator: torch.Generator) -> tuple[torch.Tensor, int | None]:
+    """The weights of the first `--n` hidden units as images (RBMs), each scaled to its own range."""
+    _need(model, ("filters",), "filters", "RBMs")
+    lo, hi = model.input_range
+    return model.filters(args.n).cpu() * (hi - lo) + lo, 10
+
+
 VIEWS.update(interpolate=interpolate, arithmetic=arithmetic, manifold=manifold, reconstruct=reconstruct,
-             scatter=scatter, class_grid=class_grid, attrs=attrs, codes=codes, query=query)
+             scatter=scatter, class_grid=class_grid, attrs=attrs, codes=codes, query=query, filters=filters)
 # views that work for models which cannot sample (plain autoencoders, retrieval models)
 ENCODER_VIEWS = {"reconstruct", "scatter", "query"}
 
