@@ -701,6 +701,7 @@ CASES = [
     case("fetch-timeout-zero", nothing, "data fetch mnist --timeout 0", "--timeout", "greater than 0"),
     case("sample-scale-zero", nothing, "sample {cvae} --scale 0", "--scale", "at least 1"),
     case("sample-scale-word", nothing, "sample {cvae} --scale big", "--scale", "auto or a whole number"),
+    case("sample-filters-not-rbm", nothing, "sample {cvae} --filters", "--filters is for RBMs"),
     # retrieval (irgan): queries, its database, codes runs
     case("irgan-query-other-size", query_14px, "sample {irgan} --query {tmp}/q14.png", "q14.png", "is 14x14",
          "resize it to 28x28"),
