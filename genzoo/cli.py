@@ -560,8 +560,10 @@ def _finish(trainer, summary: dict[str, Any]) -> int:
                f"genzoo train --resume {run}")
         return 130
     grids = sorted((run / "samples").glob("*.png")) if (run / "samples").is_dir() else []
+    share = summary["eval_seconds"] / max(summary["wall_seconds"], 1e-9)
     _print(f"done: {summary['step']} steps in {summary['train_seconds']:.1f} s "
-           f"({summary['images_per_s']:.0f} images/s), status {summary['status']}")
+           f"({summary['images_per_s']:.0f} images/s), status {summary['status']}; evaluation took "
+           f"{summary['eval_seconds']:.1f} s, {share:.0%} of {summary['wall_seconds']:.0f} s wall time")
     _print(f"run folder: {run}")
     if grids:
         _print(f"samples: {grids[-1]}")

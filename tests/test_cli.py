@@ -28,7 +28,7 @@ def test_train_eval_end_to_end(cli, tmp_path):
     # a real `python -m genzoo` process (the other calls run genzoo.cli.main in this one)
     r = run_cli("train", "classifier", "--steps", "30", "--batch-size", "32", "--out", str(out), "--lr", "0.05",
             "--set", "width=4", "data.limit=1000", "train.log_every=10", check=True)
-    assert f"run folder: {out}" in r.stdout
+    assert f"run folder: {out}" in r.stdout and "evaluation took" in r.stdout
     rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
     assert [x["step"] for x in rows if "loss" in x] == [10, 20, 30]
     cfg = json.loads((out / "config.json").read_text())
@@ -37,6 +37,7 @@ def test_train_eval_end_to_end(cli, tmp_path):
     assert "test_accuracy" in r.stdout and "confusion matrix" in r.stdout
     m = json.loads((out / "metrics.json").read_text())
     assert 0.1 < m["test_accuracy"] <= 1.0 and len(m["test_confusion_matrix"]) == 10
+    assert 0 < m["train_eval_seconds"] < m["train_wall_seconds"]  # the one evaluation at the end, timed
     # a run folder cannot be trained into twice
     r = cli("train", "classifier", "--steps", "1", "--out", str(out))
     assert r.returncode == 2 and "--resume" in r.stderr

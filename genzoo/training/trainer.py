@@ -148,6 +148,7 @@ class Trainer:
         # wall-clock and CPU seconds of this run (evaluation, grids and checkpoints included), summed over resumes
         self.wall = 0.0
         self.cpu = 0.0
+        self.eval_seconds = 0.0  # wall-clock seconds of the periodic evaluations, summed over resumes
         self._clock_marks: tuple[float, float] | None = None
         self.best: float | None = None
         self.bad_evals = 0
@@ -298,6 +299,7 @@ class Trainer:
         t = state["trainer"]
         self.step, self.elapsed, self.best, self.bad_evals = t["step"], t["elapsed"], t["best"], t["bad_evals"]
         self.wall, self.cpu = t.get("wall", self.elapsed), t.get("cpu", 0.0)  # (older checkpoints: not recorded)
+        self.eval_seconds = t.get("eval_seconds", 0.0)
         self._sums = {k: v.to(self.device) for k, v in t.get("log_sums", {}).items()}
         self._counts = dict(t.get("log_counts", {}))
         self.saved_step = self.step
@@ -314,6 +316,7 @@ class Trainer:
             "training_state": self.model.training_state(),
             "rng": dist.gather_objects(ckpt.rng_state()),
             "trainer": {"step": self.step, "elapsed": self.elapsed, "wall": self._tick()[0], "cpu": self.cpu,
+                        "eval_seconds": self.eval_seconds,
                         "best": self.best,
                         "bad_evals": self.bad_evals, "status": self.status,
                         "log_sums": {k: v.detach().cpu() for k, v in self._sums.items()},
@@ -528,7 +531,8 @@ class Trainer:
         wall, cpu = self._tick()
         return {"status": self.status, "step": self.step, "epoch": round(self.step / self.steps_per_epoch, 4),
                 "train_seconds": round(self.elapsed, 2), "images_per_s": round(images / max(self.elapsed, 1e-9), 1),
-                "wall_seconds": round(wall, 2), "cpu_seconds": round(cpu, 2)}
+                "wall_seconds": round(wall, 2), "cpu_seconds": round(cpu, 2),
+                "eval_seconds": round(self.eval_seconds, 2)}
 
     def _finish(self) -> None:
         """Samples, figures, then the final checkpoint, which alone marks the run ended: a process killed
@@ -598,7 +602,9 @@ class Trainer:
 
     def _eval_and_track(self, verbose: bool, final: bool) -> bool:
         """Evaluate, log, keep best.pt; returns True when early stopping says stop."""
+        t0 = time.monotonic()
         res = self.evaluate()
+        self.eval_seconds += time.monotonic() - t0
         if not res:
             return False
         scalars = {f"{self.eval_name}_{k}": v for k, v in res.items() if isinstance(v, (int, float))}

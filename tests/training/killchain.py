@@ -182,7 +182,7 @@ def differences(reference_run: Path, other_run: Path) -> list[str]:
     trainer counters but the clocks) that differs between two runs; empty when bit-identical."""
     a, b = (_checkpoint(r) for r in (reference_run, other_run))
     for s in (a, b):
-        for clock in ("elapsed", "wall", "cpu"):
+        for clock in ("elapsed", "wall", "cpu", "eval_seconds"):
             s["trainer"].pop(clock, None)
     fa, fb = _flatten(a), _flatten(b)
     diff = [f"{k}: only in one run" for k in sorted(fa.keys() ^ fb.keys())]
