@@ -39,7 +39,7 @@ from genzoo.data.imageset import DataSpec
 from genzoo.errors import ConfigError
 from genzoo.models.base import Model
 from genzoo.models.vae import binarize_fixed
-from genzoo.registry import register
+from genzoo.registry import register, register_preset
 
 
 # ---- the energy model as pure functions -------------------------------------------------------------------
@@ -47,6 +47,25 @@ def free_energy(v: torch.Tensor, w: torch.Tensor, b: torch.Tensor, c: torch.Tens
     """F(v) = -b.v - sum_j softplus(beta (c_j + (vW)_j)) for N x D visible vectors (W: D x H); with beta the
     model's energy scaled by beta (AIS's intermediate models, without their base-rate term)."""
     return -beta * (v @ b) - F.softplus(beta * (v @ w + c)).sum(-1)
+
+
+def gaussian_free_energy(v: torch.Tensor, w: torch.Tensor, b: torch.Tensor, c: torch.Tensor,
+                         beta: float = 1.0) -> torch.Tensor:
+    """Gaussian-Bernoulli RBM (unit-variance visible units; Hinton & Salakhutdinov 2006):
+    E(v, h) = |v - b|^2 / 2 - c.h - v'Wh, so F(v) = |v - b|^2 / 2 - sum_j softplus(beta (c_j + (vW)_j))."""
+    return 0.5 * (v - b).pow(2).sum(-1) - F.softplus(beta * (v @ w + c)).sum(-1)
+
+
+def exact_gaussian_log_partition(w: torch.Tensor, b: torch.Tensor, c: torch.Tensor) -> float:
+    """log Z of a Gaussian-Bernoulli RBM by enumerating the hidden layer (at most 20 units): for each h the
+    visible integral is Gaussian, exp(c.h + b.Wh + |Wh|^2 / 2) (2 pi)^(D/2)."""
+    d, h = w.shape
+    if h > 20:
+        raise ConfigError(f"exact log Z enumerates 2^{h} hidden states; use AIS for RBMs this large")
+    w, b, c = w.double(), b.double(), c.double()
+    states = torch.tensor(list(itertools.product((0.0, 1.0), repeat=h)), dtype=torch.float64)
+    wh = states @ w.T  # 2^H x D
+    return float(torch.logsumexp(states @ c + wh @ b + 0.5 * wh.pow(2).sum(-1), 0)) + 0.5 * d * math.log(2 * math.pi)
 
 
 def exact_log_partition(w: torch.Tensor, b: torch.Tensor, c: torch.Tensor) -> float:
@@ -79,34 +98,52 @@ def base_log_partition(base_bias: torch.Tensor, hidden: int) -> float:
 
 
 @torch.no_grad()
-def ais_log_partition(w: torch.Tensor, b: torch.Tensor, c: torch.Tensor, base_bias: torch.Tensor,
-                      betas: torch.Tensor, runs: int = 100,
-                      generator: torch.Generator | None = None) -> tuple[float, torch.Tensor]:
+def ais_log_partition(w: torch.Tensor, b: torch.Tensor, c: torch.Tensor, base_bias: torch.Tensor | None,
+                      betas: torch.Tensor, runs: int = 100, generator: torch.Generator | None = None,
+                      gaussian: bool = False) -> tuple[float, torch.Tensor]:
     """(estimate of log Z, the runs' log importance weights) by annealed importance sampling.
 
     p_k*(v) = exp((1 - beta_k) a.v) * exp(beta_k b.v) * prod_j (1 + exp(beta_k (c_j + (vW)_j))), a = base_bias;
     v_1 ~ p_0 exactly, v_{k+1} by one Gibbs step that leaves p_k invariant, and
     log w = sum_k log p_k*(v_k) - log p_{k-1}*(v_k). log Z_B ~= log Z_A + log mean exp(log w). Each term is
     computed as a difference (small numbers, in the parameters' precision) and summed in float64.
+
+    `gaussian=True`: a Gaussian-Bernoulli RBM; the base model keeps the visible term |v - b|^2 / 2 and drops the
+    weights (log Z_A = D/2 log 2 pi + H log 2), p_k*(v) = exp(-|v - b|^2 / 2) prod_j (1 + exp(beta_k x_j)).
     """
-    a = base_bias.to(w.dtype)
     device = w.device
 
-    def bernoulli(p):
-        u = torch.rand(p.shape, generator=generator).to(device) if generator is not None else torch.rand_like(p)
-        return (u < p).to(p.dtype)
+    def uniform(shape):
+        return torch.rand(shape, generator=generator).to(device) if generator is not None else \
+            torch.rand(shape, device=device)
 
-    v = bernoulli(torch.sigmoid(a).expand(runs, -1))
+    def bernoulli(p):
+        return (uniform(p.shape) < p).to(p.dtype)
+
+    def normal(mean):
+        if generator is None:
+            return mean + torch.randn_like(mean)
+        return mean + torch.randn(mean.shape, generator=generator).to(device)
+
+    a = None if gaussian else base_bias.to(w.dtype)
+    v = normal(b.expand(runs, -1)) if gaussian else bernoulli(torch.sigmoid(a).expand(runs, -1))
     log_w = torch.zeros(runs, dtype=torch.float64, device=device)
     for k in range(1, len(betas)):
         prev, beta = float(betas[k - 1]), float(betas[k])
         x = v @ w + c  # the hidden units' input, shared by the weight and the Gibbs step
-        term = (beta - prev) * (v @ (b - a)) + (F.softplus(beta * x) - F.softplus(prev * x)).sum(-1)
+        term = (F.softplus(beta * x) - F.softplus(prev * x)).sum(-1)
+        if not gaussian:
+            term = term + (beta - prev) * (v @ (b - a))
         log_w += term.double()
         h = bernoulli(torch.sigmoid(beta * x))
-        v = bernoulli(torch.sigmoid((1 - beta) * a + beta * (h @ w.T + b)))
+        if gaussian:
+            v = normal(b + beta * (h @ w.T))
+        else:
+            v = bernoulli(torch.sigmoid((1 - beta) * a + beta * (h @ w.T + b)))
     log_mean_w = float(torch.logsumexp(log_w, 0)) - math.log(runs)
-    return base_log_partition(a, len(c)) + log_mean_w, log_w.cpu()
+    log_z_base = 0.5 * len(b) * math.log(2 * math.pi) + len(c) * math.log(2.0) if gaussian \
+        else base_log_partition(a, len(c))
+    return log_z_base + log_mean_w, log_w.cpu()
 
 
 def pseudo_log_likelihood(v: torch.Tensor, w: torch.Tensor, b: torch.Tensor, c: torch.Tensor,
@@ -125,6 +162,8 @@ def pseudo_log_likelihood(v: torch.Tensor, w: torch.Tensor, b: torch.Tensor, c: 
 @dataclass
 class RBMConfig:
     hidden: int = field(500, "hidden units", ge=1)
+    visible: str = field("binary", "binary (Bernoulli pixels) or gaussian (unit-variance units on pixels standardised "
+                                   "by the training mean and spread: real-valued images such as Frey faces)")
     k: int = field(1, "Gibbs steps of the negative phase (CD-k / PCD-k)", ge=1)
     persistent: bool = field(False, "persistent chains (PCD, Tieleman 2008) instead of chains started at the data")
     lr: float = field(0.05, "SGD learning rate (on the batch-mean gradient)", gt=0)
@@ -141,6 +180,8 @@ class RBMConfig:
     init_std: float = field(0.01, "standard deviation of the initial weights", gt=0)
 
     def validate(self) -> None:
+        if self.visible not in ("binary", "gaussian"):
+            raise ConfigError(f"visible must be binary or gaussian, got {self.visible!r}")
         if self.binarize not in ("dynamic", "threshold"):
             raise ConfigError(f"binarize must be dynamic or threshold, got {self.binarize!r}")
 
@@ -166,8 +207,20 @@ class RBM(Model):
         # log-odds of the training pixel means: the visible biases' start and AIS's base-rate model
         self.register_buffer("base_bias", torch.zeros(d))
         self.register_buffer("chains", torch.zeros(0, d))  # PCD's persistent chains (filled at the first step)
+        # gaussian visible units: the training pixels' mean and spread, which standardise the images
+        self.register_buffer("pixel_mean", torch.zeros(d))
+        self.register_buffer("pixel_std", torch.ones(d))
+
+    @property
+    def gaussian(self) -> bool:
+        return self.cfg.visible == "gaussian"
 
     def attach_data(self, data) -> None:
+        if self.gaussian:
+            x = data.images.flatten(1).double() / 255.0
+            self.pixel_mean.copy_(x.mean(0).float())
+            self.pixel_std.copy_(x.std(0).clamp(min=1e-2).float())
+            return
         p = (data.images.flatten(1).double().mean(0) / 255.0).clamp(1e-3, 1 - 1e-3)
         if self.cfg.binarize == "threshold":
             p = (data.images.flatten(1) > 127).double().mean(0).clamp(1e-3, 1 - 1e-3)
@@ -181,12 +234,34 @@ class RBM(Model):
             self.chains = torch.empty_like(state_dict[key])
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
+    # ---- the visible layer ----------------------------------------------------------------------------------
+    def to_visible(self, x: torch.Tensor) -> torch.Tensor:
+        """Images in [0, 1] -> N x D visible vectors (standardised for gaussian units)."""
+        v = x.flatten(1)
+        return (v - self.pixel_mean) / self.pixel_std if self.gaussian else v
+
+    def from_visible(self, v: torch.Tensor) -> torch.Tensor:
+        """N x D visible vectors (or their means) -> images in [0, 1]."""
+        x = (v * self.pixel_std + self.pixel_mean).clamp(0, 1) if self.gaussian else v
+        return x.reshape(len(v), *self.spec.shape)
+
+    def free_energy(self, v: torch.Tensor) -> torch.Tensor:
+        return (gaussian_free_energy if self.gaussian else free_energy)(v, self.W, self.b, self.c)
+
     # ---- Gibbs sampling -----------------------------------------------------------------------------------
     def hidden_probs(self, v: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(v @ self.W + self.c)
 
     def visible_probs(self, h: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(h @ self.W.T + self.b)
+        """The mean of p(v | h): probabilities for binary units, b + Wh for gaussian ones."""
+        x = h @ self.W.T + self.b
+        return x if self.gaussian else torch.sigmoid(x)
+
+    def sample_visible(self, mean: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        if not self.gaussian:
+            return self._bernoulli(mean, generator)
+        noise = torch.randn_like(mean) if generator is None else torch.randn(mean.shape, generator=generator)
+        return mean + noise.to(mean.device)
 
     @staticmethod
     def _bernoulli(p: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
@@ -201,11 +276,13 @@ class RBM(Model):
         for _ in range(steps):
             h = self._bernoulli(self.hidden_probs(v), generator)
             probs = self.visible_probs(h)
-            v = self._bernoulli(probs, generator)
+            v = self.sample_visible(probs, generator)
         return v, probs
 
     # ---- training ---------------------------------------------------------------------------------------
     def augment(self, images: torch.Tensor) -> torch.Tensor:
+        if self.gaussian:
+            return images
         if self.cfg.binarize == "dynamic":
             return torch.bernoulli(images.float() / 255.0).to(torch.uint8) * 255
         return (images > 127).to(torch.uint8) * 255
@@ -231,7 +308,7 @@ class RBM(Model):
             self.chains.copy_(vk)
         else:  # the first hidden sample reuses q0
             first_probs = self.visible_probs(torch.bernoulli(q0))
-            vk = torch.bernoulli(first_probs)
+            vk = self.sample_visible(first_probs)
             if cfg.k > 1:
                 vk, _ = self.gibbs(vk, cfg.k - 1)
         xk = vk @ self.W + self.c
@@ -244,14 +321,16 @@ class RBM(Model):
             push = cfg.sparsity_cost * (q0.mean(0) - cfg.sparsity_target)
             grads["c"] = grads["c"] + push
             grads["W"] = grads["W"] + v0.mean(0)[:, None] * push[None]
-        gap = (-(v0 - vk) @ self.b - F.softplus(x0).sum(1) + F.softplus(xk).sum(1)).mean()
+        visible_gap = 0.5 * ((v0 - self.b).pow(2).sum(1) - (vk - self.b).pow(2).sum(1)) if self.gaussian \
+            else -(v0 - vk) @ self.b
+        gap = (visible_gap - F.softplus(x0).sum(1) + F.softplus(xk).sum(1)).mean()
         recon = first_probs if not cfg.persistent else self.visible_probs(torch.bernoulli(q0))
         logs = {"free_energy_gap": gap, "recon_mse": (recon - v0).pow(2).mean(), "hidden_mean": q0.mean()}
         return grads, logs, vk
 
     def train_step(self, batch, step: int) -> dict[str, Any]:
         with torch.no_grad():
-            grads, logs, _ = self.cd_gradients(batch.x.flatten(1))
+            grads, logs, _ = self.cd_gradients(self.to_visible(batch.x))
         params = {"W": self.W, "b": self.b, "c": self.c}
         for name, p in params.items():
             p.grad = grads[name]
@@ -262,7 +341,9 @@ class RBM(Model):
 
     # ---- evaluation and sampling ----------------------------------------------------------------------------
     def eval_images(self, data) -> torch.Tensor:
-        """The evaluation images as the model sees them: one fixed binarization."""
+        """The evaluation images as the model sees them: one fixed binarization (binary units)."""
+        if self.gaussian:
+            return data.images
         if self.cfg.binarize == "dynamic":
             return binarize_fixed(data.images)
         return (data.images > 127).to(torch.uint8) * 255
@@ -271,7 +352,8 @@ class RBM(Model):
         """(AIS estimate of log Z, the standard deviation of the runs' log weights)."""
         g = torch.Generator().manual_seed(seed)
         log_z, log_w = ais_log_partition(self.W.detach(), self.b.detach(), self.c.detach(), self.base_bias,
-                                         ais_schedule(betas or self.cfg.ais_betas), runs or self.cfg.ais_runs, g)
+                                         ais_schedule(betas or self.cfg.ais_betas), runs or self.cfg.ais_runs, g,
+                                         gaussian=self.gaussian)
         return log_z, float(log_w.std()) if len(log_w) > 1 else 0.0
 
     @torch.no_grad()
@@ -281,14 +363,21 @@ class RBM(Model):
         g = torch.Generator().manual_seed(0)
         neg_f, pl, mse, n = 0.0, 0.0, 0.0, 0
         for start in range(0, len(images), batch_size):
-            v = self.prepare(images[start:start + batch_size]).flatten(1)
-            neg_f += float(-free_energy(v, self.W, self.b, self.c).double().sum())
-            pl += float(pseudo_log_likelihood(v, self.W, self.b, self.c, g).double().sum())
-            recon = self.visible_probs(self._bernoulli(self.hidden_probs(v), g))
-            mse += float((recon - v).pow(2).mean(1).sum())
+            x = self.prepare(images[start:start + batch_size])
+            v = self.to_visible(x)
+            neg_f += float(-self.free_energy(v).double().sum())
+            if not self.gaussian:
+                pl += float(pseudo_log_likelihood(v, self.W, self.b, self.c, g).double().sum())
+            recon = self.from_visible(self.visible_probs(self._bernoulli(self.hidden_probs(v), g)))
+            mse += float((recon - x).pow(2).flatten(1).mean(1).sum())
             n += len(v)
-        res = {"log_likelihood": neg_f / n - log_z, "log_z": log_z, "ais_log_weight_std": spread,
-               "pseudo_log_likelihood": pl / n, "recon_mse": mse / n, "n": n}
+        # gaussian units model standardised pixels: the density of the [0, 1] pixels has the Jacobian of
+        # the standardisation, -sum log std
+        jacobian = -float(self.pixel_std.double().log().sum()) if self.gaussian else 0.0
+        res = {"log_likelihood": neg_f / n - log_z + jacobian, "log_z": log_z, "ais_log_weight_std": spread,
+               "recon_mse": mse / n, "n": n}
+        if not self.gaussian:
+            res["pseudo_log_likelihood"] = pl / n
         return {**res, **self.sample_metrics(data)}
 
     @torch.no_grad()
@@ -296,9 +385,12 @@ class RBM(Model):
         """Mean images p(v | h) after `sample_steps` Gibbs steps of chains started from the base-rate model."""
         if labels is not None:
             raise ConfigError("rbm is not conditional: it takes no labels")
-        p0 = torch.sigmoid(self.base_bias).expand(n, -1)
-        _, probs = self.gibbs(self._bernoulli(p0, generator), self.cfg.sample_steps, generator)
-        return probs.reshape(n, *self.spec.shape)
+        if self.gaussian:  # standardised pixels: start from N(0, I)
+            start = self.sample_visible(torch.zeros(n, len(self.b), device=self.device), generator)
+        else:
+            start = self._bernoulli(torch.sigmoid(self.base_bias).expand(n, -1), generator)
+        _, probs = self.gibbs(start, self.cfg.sample_steps, generator)
+        return self.from_visible(probs)
 
     def filters(self, n: int = 100) -> torch.Tensor:
         """The first n hidden units' weights as images, each scaled to [0, 1] (what each unit looks for)."""
@@ -306,3 +398,10 @@ class RBM(Model):
         lo = w.flatten(1).min(1).values.view(-1, 1, 1, 1)
         hi = w.flatten(1).max(1).values.view(-1, 1, 1, 1)
         return (w - lo) / (hi - lo).clamp(min=1e-8)
+
+
+register_preset(
+    "rbm-frey", "rbm",
+    description="Gaussian-Bernoulli RBM on real-valued pixels (Frey faces): unit-variance visible units",
+    preset={"visible": "gaussian", "hidden": 200, "lr": 1e-3, "momentum": 0.9, "weight_decay": 1e-4},
+    train_defaults={"epochs": 200, "batch_size": 100, "eval_every": 10**9, "channels_last": False})
