@@ -146,6 +146,16 @@ def ais_log_partition(w: torch.Tensor, b: torch.Tensor, c: torch.Tensor, base_bi
     return log_z_base + log_mean_w, log_w.cpu()
 
 
+def ais_interval(log_w: torch.Tensor, sds: float = 3.0) -> tuple[float, float]:
+    """log(mean(w) - sds * se) and log(mean(w) + sds * se) relative to log(mean(w)), se = std(w) / sqrt(runs): the
+    +- 3 standard error interval Salakhutdinov & Murray report for log Z (a lower end of -inf when the interval
+    reaches 0: too few runs to bound it)."""
+    w = torch.exp(log_w.double() - log_w.max())
+    mean, se = w.mean(), w.std() / math.sqrt(len(w))
+    low = float(torch.log((mean - sds * se) / mean)) if mean > sds * se else -math.inf
+    return low, float(torch.log((mean + sds * se) / mean))
+
+
 def pseudo_log_likelihood(v: torch.Tensor, w: torch.Tensor, b: torch.Tensor, c: torch.Tensor,
                           generator: torch.Generator | None = None) -> torch.Tensor:
     """scikit-learn's stochastic pseudo-likelihood per image: D * log sigmoid(F(v~) - F(v)), v~ = v with one
@@ -201,19 +211,17 @@ class RBM(Model):
         super().__init__(cfg, spec)
         cfg.validate()
         d = math.prod(spec.shape)
+        self.gaussian = cfg.visible == "gaussian"
         self.W = nn.Parameter(torch.randn(d, cfg.hidden) * cfg.init_std)
         self.b = nn.Parameter(torch.zeros(d))
         self.c = nn.Parameter(torch.zeros(cfg.hidden))
         # log-odds of the training pixel means: the visible biases' start and AIS's base-rate model
         self.register_buffer("base_bias", torch.zeros(d))
         self.register_buffer("chains", torch.zeros(0, d))  # PCD's persistent chains (filled at the first step)
-        # gaussian visible units: the training pixels' mean and spread, which standardise the images
-        self.register_buffer("pixel_mean", torch.zeros(d))
-        self.register_buffer("pixel_std", torch.ones(d))
+        if self.gaussian:  # the training pixels' mean and spread, which standardise the images
+            self.register_buffer("pixel_mean", torch.zeros(d))
+            self.register_buffer("pixel_std", torch.ones(d))
 
-    @property
-    def gaussian(self) -> bool:
-        return self.cfg.visible == "gaussian"
 
     def attach_data(self, data) -> None:
         if self.gaussian:
@@ -348,18 +356,20 @@ class RBM(Model):
             return binarize_fixed(data.images)
         return (data.images > 127).to(torch.uint8) * 255
 
-    def log_partition(self, betas: int | None = None, runs: int | None = None, seed: int = 0) -> tuple[float, float]:
-        """(AIS estimate of log Z, the standard deviation of the runs' log weights)."""
+    def log_partition(self, betas: int | None = None, runs: int | None = None, seed: int = 0,
+                      with_log_w: bool = False):
+        """(AIS estimate of log Z, the standard deviation of the runs' log weights[, the log weights])."""
         g = torch.Generator().manual_seed(seed)
         log_z, log_w = ais_log_partition(self.W.detach(), self.b.detach(), self.c.detach(), self.base_bias,
                                          ais_schedule(betas or self.cfg.ais_betas), runs or self.cfg.ais_runs, g,
                                          gaussian=self.gaussian)
-        return log_z, float(log_w.std()) if len(log_w) > 1 else 0.0
+        spread = float(log_w.std()) if len(log_w) > 1 else 0.0
+        return (log_z, spread, log_w) if with_log_w else (log_z, spread)
 
     @torch.no_grad()
     def evaluate(self, data, batch_size: int = 1000) -> dict[str, Any]:
         images = self.eval_images(data)
-        log_z, spread = self.log_partition()
+        log_z, spread, log_w = self.log_partition(with_log_w=True)
         g = torch.Generator().manual_seed(0)
         neg_f, pl, mse, n = 0.0, 0.0, 0.0, 0
         for start in range(0, len(images), batch_size):
@@ -376,6 +386,11 @@ class RBM(Model):
         jacobian = -float(self.pixel_std.double().log().sum()) if self.gaussian else 0.0
         res = {"log_likelihood": neg_f / n - log_z + jacobian, "log_z": log_z, "ais_log_weight_std": spread,
                "recon_mse": mse / n, "n": n}
+        if len(log_w) > 1:  # log Z +- 3 standard errors of the AIS weights, as a range of the log-likelihood
+            low, high = ais_interval(log_w)
+            res["log_likelihood_low"] = res["log_likelihood"] - high
+            if math.isfinite(low):
+                res["log_likelihood_high"] = res["log_likelihood"] - low
         if not self.gaussian:
             res["pseudo_log_likelihood"] = pl / n
         return {**res, **self.sample_metrics(data)}

@@ -15,6 +15,7 @@ from genzoo.checkpoint import load as load_ckpt
 from genzoo.data.imageset import Batch, DataSpec
 from genzoo.errors import ConfigError
 from genzoo.models.rbm import (
+    ais_interval,
     ais_log_partition,
     ais_schedule,
     base_log_partition,
@@ -97,6 +98,15 @@ def test_gibbs_chains_reach_the_exact_distribution():
     empirical = torch.bincount(codes, minlength=8).double() / len(codes)
     exact = torch.softmax(-free_energy(states(3), w, b, c), 0)
     assert (empirical - exact).abs().max() < 0.015, (empirical, exact)  # 20000 chains: sd <= 0.0036
+
+
+def test_ais_interval_by_hand():
+    # weights 1, 2, 3: mean 2, sd 1, se 1/sqrt(3); +- 3 se -> log((2 -+ sqrt 3) / 2)
+    low, high = ais_interval(torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64).log() + 50.0)  # a shift changes nothing
+    assert low == pytest.approx(math.log((2 - math.sqrt(3)) / 2), abs=1e-9)
+    assert high == pytest.approx(math.log((2 + math.sqrt(3)) / 2), abs=1e-9)
+    low, high = ais_interval(torch.tensor([0.0, -20.0]))  # the interval reaches 0: no lower end
+    assert low == -math.inf and high > 0
 
 
 def test_stochastic_pseudo_likelihood_is_unbiased():
@@ -206,6 +216,7 @@ def test_cli_train_then_filters_samples_and_eval(tmp_path):
                  "--out", str(run), "--quiet"]) == 0
     m = json.loads((run / "metrics.json").read_text())
     assert m["test_log_likelihood"] < 0 and m["test_pseudo_log_likelihood"] < 0 and m["test_fid"] > 0
+    assert m["test_log_likelihood_low"] <= m["test_log_likelihood"]
     assert main(["sample", str(run), "--filters", "--n", "20", "--scale", "1", "--out", str(tmp_path / "f.png")]) == 0
     assert Image.open(tmp_path / "f.png").size[1] > 2 * 28  # 20 filters, 10 a row: two rows
     assert main(["sample", str(run), "--n", "8", "--out", str(tmp_path / "s.png")]) == 0
