@@ -248,3 +248,23 @@ def test_gaussian_rbm_learns_real_valued_pixels(mini, mini_test):
     assert after["log_likelihood"] > before["log_likelihood"] + 25
     x = model.sample(4, generator=torch.Generator().manual_seed(0))
     assert x.shape == (4, 1, 28, 28) and 0 <= float(x.min()) and float(x.max()) <= 1
+
+
+def test_eval_without_a_feature_network_still_gives_the_likelihood(cli, tmp_path):
+    """An image folder has no domain feature network: `genzoo eval` prints the RBM's own figures with a note, and
+    fails (one line) only when sample metrics are asked for by name."""
+    import numpy as np
+    from PIL import Image
+
+    faces = tmp_path / "faces"
+    faces.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(40):
+        Image.fromarray(rng.integers(0, 256, (8, 6), dtype=np.uint8)).save(faces / f"{i:02d}.png")
+    run = tmp_path / "run"
+    cli("train", "rbm-frey", "--data", f"folder:{faces}", "--steps", "3", "--batch-size", "10", "--set", "hidden=4",
+        "ais_betas=10", "ais_runs=4", "sample_steps=2", "--out", str(run), "--quiet", check=True)
+    r = cli("eval", str(run), "--split", "train", check=True)
+    assert "note: sample-quality metrics skipped" in r.stderr and "log_likelihood" in r.stdout
+    r = cli("eval", str(run), "--split", "train", "--metrics", "fid")
+    assert r.returncode == 2 and "no domain feature network" in r.stderr and len(r.stderr.splitlines()) == 1
