@@ -291,6 +291,7 @@ class IRGAN(Model):
             mean = raw.mean(0)
             std = (raw - mean).pow(2).mean().sqrt().clamp(min=1e-6).expand_as(mean)
             self._codes = ((raw - mean) / std, (self.featurize(self.query_images) - mean) / std, mean, std)
+            self._db_raw = raw  # for the code-distance ranker (exact 0/1 for binary codes)
         return self._codes
 
     # ---- training ------------------------------------------------------------------------------------
@@ -335,6 +336,12 @@ class IRGAN(Model):
                 "g_pick_precision": hits, "g_entropy": entropy}
 
     # ---- ranking and evaluation ----------------------------------------------------------------------
+    def code_metric(self, query_codes: torch.Tensor) -> str:
+        """'hamming' when the database's and these raw query codes are all 0/1 (binary codes), else 'euclidean'."""
+        self.codes()
+        binary = ((self._db_raw == 0) | (self._db_raw == 1)).all() and ((query_codes == 0) | (query_codes == 1)).all()
+        return "hamming" if bool(binary) else "euclidean"
+
     @torch.no_grad()
     def rank(self, images: torch.Tensor, k: int, rankers: tuple[str, ...] = RANKERS) -> dict[str, torch.Tensor]:
         """Top-k database indices (Q x k, best first, on the CPU) of uint8 query images for each ranker.
@@ -355,9 +362,7 @@ class IRGAN(Model):
                     out[r] = torch.cat([top_k_by_score(net.scores(qc[s:s + 500], db_codes), k).cpu()
                                         for s in range(0, len(qc), 500)])
                 elif r == "code":
-                    db_raw = db_codes * std + mean
-                    binary = bool(((db_raw == 0) | (db_raw == 1)).all() and ((raw == 0) | (raw == 1)).all())
-                    out[r] = nearest_neighbours(raw.cpu(), db_raw.cpu(), k, "hamming" if binary else "euclidean")
+                    out[r] = nearest_neighbours(raw.cpu(), self._db_raw.cpu(), k, self.code_metric(raw))
                 elif r == "pixel":
                     out[r] = nearest_neighbours(to_float(images.cpu(), (0.0, 1.0)).flatten(1),
                                                 to_float(self.db_images.cpu(), (0.0, 1.0)).flatten(1), k)

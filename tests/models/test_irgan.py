@@ -10,6 +10,7 @@ import genzoo
 from genzoo.checkpoint import load as load_ckpt
 from genzoo.data.imageset import Batch
 from genzoo.errors import ConfigError
+from genzoo.metrics.retrieval import nearest_neighbours
 from genzoo.models.irgan import draw_known
 from genzoo.training import TrainConfig, Trainer
 from tests.learning import SEED, record
@@ -143,6 +144,10 @@ def test_cli_train_on_binary_codes_then_query_and_eval(tmp_path, capsys):
     assert grid.width > 5 * 30 and grid.height > 10 * 30
     ranked = model.rank(test.images[:2], 4)
     assert set(ranked) == {"gen", "dis", "pre", "code", "pixel"} and all(t.shape == (2, 4) for t in ranked.values())
+    # 0/1 codes are ranked by Hamming distance on the codes themselves (not on codes rebuilt from standardised ones)
+    query_codes = model.featurize(test.images[:2])
+    assert model.code_metric(query_codes) == "hamming"
+    assert torch.equal(ranked["code"], nearest_neighbours(query_codes, model.featurize(model.db_images), 4, "hamming"))
     capsys.readouterr()
     assert main(["eval", str(run)]) == 0
     assert "gen_ndcg10" in capsys.readouterr().out
