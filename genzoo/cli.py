@@ -787,7 +787,7 @@ def cmd_sample(args) -> int:
         offers = ("retrieval models offer --query IMAGE" if hasattr(model, "rank")
                   else "autoencoders offer --reconstruct and --scatter")
         raise ConfigError(f"{model.name} is not a generative model: it cannot sample ({offers})")
-    x, nrow = (sampling.VIEWS[view] if view else sampling.plain)(model, args, g)
+    x, nrow, *captions = (sampling.VIEWS[view] if view else sampling.plain)(model, args, g)
     if args.out_dir:
         from genzoo.data.images import write_png
         from genzoo.data.imageset import to_uint8
@@ -802,7 +802,7 @@ def cmd_sample(args) -> int:
         default = run.samples / f"{view or 'sample'}.png"
         rows, cols = sampling.grid_labels(view, model, args)
         path = save_grid(x, args.out or default, nrow=nrow, value_range=model.input_range, scale=args.scale,
-                         row_labels=rows, col_labels=cols, captions=sampling.grid_captions(view, model, args))
+                         row_labels=rows, col_labels=cols, captions=captions[0] if captions else None)
         print(f"wrote {path}")
     return 0
 

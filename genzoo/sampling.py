@@ -1,8 +1,8 @@
 """What `genzoo sample` draws: plain samples, and the structured views each model family offers.
 
 Each view takes a loaded model and the parsed options and returns (images, nrow) for a grid, where
-images are floats in the model's input range. Views a model cannot offer raise a ConfigError that
-says what the model supports instead.
+images are floats in the model's input range, or (images, nrow, captions) with a text under each image.
+Views a model cannot offer raise a ConfigError that says what the model supports instead.
 
 Model capabilities the views rely on:
 - `sample(n, labels=None, generator=None)`: images in `model.input_range` (every generative model);
@@ -400,14 +400,17 @@ def read_query_images(path: str, spec) -> torch.Tensor:
     return images
 
 
-def query(model, args, generator: torch.Generator) -> tuple[torch.Tensor, int | None]:
-    """For each `--query` image, a row per ranker: the query, then its `--top` retrieved database images."""
+def query(model, args, generator: torch.Generator) -> tuple[torch.Tensor, int | None, list[str]]:
+    """For each `--query` image, a row per ranker: the query, then its `--top` retrieved database images, each
+    captioned with its class."""
     _need(model, ("rank",), "query", "retrieval models (irgan)")
     images = read_query_images(args.query, model.spec)
     ranked = model.rank(images, args.top)
-    db = model.db_images.cpu()
+    db, db_labels = model.db_images.cpu(), model.db_labels.cpu()
     rows = [torch.cat([images[i:i + 1], db[top[i]]]) for i in range(len(images)) for top in ranked.values()]
-    return to_float(torch.cat(rows), model.input_range), args.top + 1
+    captions = [text for i in range(len(images)) for top in ranked.values()
+                for text in ["query", *(class_name(model, int(c)) for c in db_labels[top[i]])]]
+    return to_float(torch.cat(rows), model.input_range), args.top + 1, captions
 
 
 def filters(model, args, generator: torch.Generator) -> tuple[torch.Tensor, int | None]:
@@ -467,13 +470,3 @@ def grid_labels(view: str | None, model, args) -> tuple[list[str] | None, list[s
         return [f"z2 {x:+.2f}" for x in reversed(v)], [f"z1 {x:+.2f}" for x in v]
     return None, None
 
-
-def grid_captions(view: str | None, model, args) -> list[str] | None:
-    """Text under each cell where a view has some: the class of each retrieved database image (--query)."""
-    if view != "query":
-        return None
-    ranked = model.rank(read_query_images(args.query, model.spec), args.top)
-    db_labels = model.db_labels.cpu()
-    n = len(next(iter(ranked.values())))
-    return [text for i in range(n) for top in ranked.values()
-            for text in ["query", *(class_name(model, int(c)) for c in db_labels[top[i]])]]
