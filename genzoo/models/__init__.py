@@ -1,6 +1,17 @@
 """Every model module is imported here so that it registers itself (see genzoo.registry)."""
 
-from genzoo.models import aae, autoencoder, classifier, gan, irgan, rbm, semisupervised, vae  # noqa: F401
+from genzoo.models import (  # noqa: F401
+    aae,
+    autoencoder,
+    classifier,
+    gan,
+    irgan,
+    pixelcnn,
+    pixelrnn,
+    rbm,
+    semisupervised,
+    vae,
+)
 from genzoo.models.base import Model
 from genzoo.models.gan import bigan, catgan, infogan  # noqa: F401  (structured GANs register themselves)
 

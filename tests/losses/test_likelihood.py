@@ -152,3 +152,67 @@ def test_gradients_are_finite_at_extremes(fn):
     b = torch.tensor([[-80.0, 0.0]])
     fn(a, b if fn is gaussian_kl else torch.tensor([[0.0, 1.0]])).sum().backward()
     assert torch.isfinite(a.grad).all()
+
+
+# ---- discretized logistic mixture (PixelCNN++) ---------------------------------------------------------------
+def test_log_sigmoid_difference_is_exact_where_the_naive_form_underflows():
+    from genzoo.losses import log_sigmoid_difference
+
+    a = torch.tensor([2.0, 0.3, -30.0, 40.0], dtype=torch.float64)
+    b = torch.tensor([-1.0, 0.2, -31.0, 39.0], dtype=torch.float64)
+    naive = torch.log(torch.sigmoid(a) - torch.sigmoid(b))
+    assert_close(log_sigmoid_difference(a, b)[:3], naive[:3])
+    # far in the upper tail sigmoid(40) - sigmoid(39) is ~1.4e-17: float32 rounds both to 1, the identity does not
+    exact = math.log(math.exp(-39) - math.exp(-40)) - math.log((1 + math.exp(-40)) * (1 + math.exp(-39)))
+    got = log_sigmoid_difference(a.float(), b.float())
+    assert float(got[3]) == pytest.approx(exact, abs=1e-4)
+    assert torch.isinf(torch.log(torch.sigmoid(a.float()) - torch.sigmoid(b.float())))[3]
+
+
+def test_discretized_logistic_single_component_by_hand():
+    """One grey pixel, one component: the mass of the bin [x - 1/255, x + 1/255] of a logistic(mu, s), and the
+    edge bins take the tails."""
+    from genzoo.losses import discretized_logistic_mixture_log_prob
+
+    mu, log_s = 0.1, math.log(0.2)
+    params = dict(logit_pi=torch.zeros(1, 1, 1, 1), means=torch.full((1, 1, 1, 1, 1), mu),
+                  log_scales=torch.full((1, 1, 1, 1, 1), log_s))
+
+    def cdf(v):
+        return 1 / (1 + math.exp(-(v - mu) / 0.2))
+
+    for k, want in [(140, cdf(-1 + 2 * 140 / 255 + 1 / 255) - cdf(-1 + 2 * 140 / 255 - 1 / 255)),
+                    (0, cdf(-1 + 1 / 255)), (255, 1 - cdf(1 - 1 / 255))]:
+        x = torch.full((1, 1, 1, 1), -1 + 2 * k / 255)
+        got = discretized_logistic_mixture_log_prob(x, **params)
+        assert float(got) == pytest.approx(math.log(want), rel=1e-5), k
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_discretized_logistic_mixture_sums_to_one_over_every_pixel_value(channels):
+    """With 8 levels per channel, summing p over all 8^C values of one pixel gives 1 (the channels' linear
+    dependence included): a normalised distribution, not only a density."""
+    from genzoo.losses import discretized_logistic_mixture_log_prob
+
+    g = torch.Generator().manual_seed(0)
+    k, levels = 3, 8
+    grid = torch.cartesian_prod(*[torch.arange(levels)] * channels).reshape(-1, channels).double()
+    x = (-1 + 2 * grid / (levels - 1))[:, :, None, None]  # (8^C, C, 1, 1)
+    n = len(x)
+
+    def rep(t):
+        return t.double().expand(n, *t.shape[1:])
+
+    logit_pi = torch.randn(1, k, 1, 1, generator=g)
+    means = torch.rand(1, k, channels, 1, 1, generator=g) * 2 - 1
+    log_scales = torch.randn(1, k, channels, 1, 1, generator=g) * 0.5 - 1.5
+    coeffs = torch.tanh(torch.randn(1, k, channels * (channels - 1) // 2, 1, 1, generator=g))
+    lp = discretized_logistic_mixture_log_prob(x, rep(logit_pi), rep(means), rep(log_scales), rep(coeffs),
+                                               levels=levels)
+    assert float(torch.logsumexp(lp, 0)) == pytest.approx(0.0, abs=1e-9)
+    # and the coefficients matter: zeroing them changes the probabilities (still normalised)
+    if channels > 1:
+        lp0 = discretized_logistic_mixture_log_prob(x, rep(logit_pi), rep(means), rep(log_scales),
+                                                    rep(coeffs) * 0, levels=levels)
+        assert float(torch.logsumexp(lp0, 0)) == pytest.approx(0.0, abs=1e-9)
+        assert float((lp - lp0).abs().max()) > 0.01

@@ -1,0 +1,142 @@
+"""PixelRNN with Row LSTM layers (van den Oord, Kalchbrenner & Kavukcuoglu 2016, "Pixel Recurrent Neural
+Networks", sec. 3.1 and table 2).
+
+A Row LSTM layer runs an LSTM down the image one row at a time, a whole row at once: the gates of row r are
+K_is * x_r + K_ss * h_{r-1}, where the input-to-state convolution K_is (1 x k along the row, masked so that it
+sees the row's features up to and including the current column: mask B) is computed for every row in one
+convolution, and the state-to-state convolution K_ss (1 x k over the previous row's hidden state, unmasked:
+that whole row comes before the current pixel) runs row by row. c_r = f . c_{r-1} + i . g,
+h_r = o . tanh(c_r). Each pixel's context is a triangle above it (the paper's fig. 4) plus the pixels to its
+left through the first layer and K_is. Layout (table 2): a 7x7 convolution with mask A giving 2h features, Row
+LSTM layers of h units whose output goes through a 1x1 convolution back to 2h and is added to the layer's
+input (residual connections, sec. 3.3), then ReLU, 1x1, ReLU, 1x1 to the pixel distribution.
+
+Paper setting for binarized MNIST (sec. 5.2): 7 layers with h = 16 (table 5's Row LSTM 80.54 nats);
+genzoo's defaults are the same size. Training, evaluation, pixel distributions and samplers are shared with
+the PixelCNNs (genzoo.models.pixelcnn): the cached sampler keeps each layer's LSTM state of the row above and
+the cells of the current row, so a sample costs about one forward pass. The Diagonal BiLSTM is not built.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from genzoo.models.pixelcnn import AutoregressiveModel, MaskedConv2d, PixelCNNConfig, conv_at, pointwise
+from genzoo.registry import register
+
+
+def lstm_cell(gates: torch.Tensor, c_prev: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """LSTM update from the pre-activations [o, f, i, g] stacked on dim 1: (h, c)."""
+    o, f, i, g = gates.chunk(4, 1)
+    c = torch.sigmoid(f) * c_prev + torch.sigmoid(i) * torch.tanh(g)
+    return torch.sigmoid(o) * torch.tanh(c), c
+
+
+class RowLSTMLayer(nn.Module):
+    def __init__(self, features: int, h: int, k: int, num_classes: int):
+        super().__init__()
+        self.k, self.h = k, h
+        self.input_to_state = nn.Conv2d(features, 4 * h, (1, k), padding=(0, k // 2))
+        mask = torch.ones(1, k)
+        mask[0, k // 2 + 1:] = 0  # mask B along the row: up to and including the current column
+        self.register_buffer("mask", mask[None, None], persistent=False)
+        self.state_to_state = nn.Conv1d(h, 4 * h, k, padding=k // 2)
+        self.out = nn.Conv2d(h, features, 1)
+        self.cond = nn.Embedding(num_classes, 4 * h) if num_classes else None
+
+    def is_weight(self) -> torch.Tensor:
+        return self.input_to_state.weight * self.mask
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        n, _, rows, cols = x.shape
+        gates_in = F.conv2d(x, self.is_weight(), self.input_to_state.bias, padding=(0, self.k // 2))
+        if self.cond is not None:
+            gates_in = gates_in + self.cond(y)[:, :, None, None]
+        h = x.new_zeros(n, self.h, cols)
+        c = torch.zeros_like(h)
+        hs = []
+        for r in range(rows):
+            h, c = lstm_cell(gates_in[:, :, r] + self.state_to_state(h), c)
+            hs.append(h)
+        return x + self.out(torch.stack(hs, 2))
+
+
+class RowLSTMNet(nn.Module):
+    def __init__(self, channels: int, out: int, h: int, layers: int, first_kernel: int, kernel: int,
+                 num_classes: int):
+        super().__init__()
+        self.first = MaskedConv2d(channels, 2 * h, first_kernel, "A")
+        self.layers = nn.ModuleList(RowLSTMLayer(2 * h, h, kernel, num_classes) for _ in range(layers))
+        self.head1 = nn.Conv2d(2 * h, 2 * h, 1)
+        self.head2 = nn.Conv2d(2 * h, out, 1)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        h = self.first(x)
+        for layer in self.layers:
+            h = layer(h, y)
+        return self.head2(F.relu(self.head1(F.relu(h))))
+
+    def incremental(self, n: int, shape: tuple[int, int, int], y: torch.Tensor | None) -> CachedRowLSTM:
+        return CachedRowLSTM(self, n, shape, y)
+
+
+class CachedRowLSTM:
+    """Row LSTM state for pixel-by-pixel sampling: per layer, the hidden and cell states of the row above (whose
+    state-to-state term is computed once when a row starts) and the current row's input features so far."""
+
+    def __init__(self, net: RowLSTMNet, n: int, shape: tuple[int, int, int], y: torch.Tensor | None):
+        c, _, w = shape
+        p = net.head1.weight
+        self.net, self.w = net, w
+        self.pad0 = net.first.kernel_size[0] // 2
+        self.x = p.new_zeros(n, c, shape[1] + 2 * self.pad0, w + 2 * self.pad0)
+        self.first_w = net.first.masked_weight()
+        self.is_w = [layer.is_weight() for layer in net.layers]
+        self.cond = [None if layer.cond is None else layer.cond(y) for layer in net.layers]
+        self.h_above = [p.new_zeros(n, layer.h, w) for layer in net.layers]
+        self.c_above = [p.new_zeros(n, layer.h, w) for layer in net.layers]
+        self.h_row: list[torch.Tensor] = []
+        self.c_row: list[torch.Tensor] = []
+        self.ss: list[torch.Tensor] = []
+        self.inputs: list[torch.Tensor] = []
+
+    def _start_row(self) -> None:
+        if self.h_row:  # the finished row becomes the row above
+            self.h_above, self.c_above = self.h_row, self.c_row
+        self.ss = [layer.state_to_state(h) for layer, h in zip(self.net.layers, self.h_above)]
+        self.h_row = [torch.zeros_like(h) for h in self.h_above]
+        self.c_row = [torch.zeros_like(c) for c in self.c_above]
+        self.inputs = [h.new_zeros(len(h), layer.input_to_state.in_channels, 1, self.w + 2 * (layer.k // 2))
+                       for h, layer in zip(self.h_above, self.net.layers)]
+
+    def params_at(self, r: int, c: int) -> torch.Tensor:
+        net = self.net
+        if c == 0:
+            self._start_row()
+        feat = conv_at(self.x, self.first_w, net.first.bias, r, c)
+        for i, layer in enumerate(net.layers):
+            q = layer.k // 2
+            self.inputs[i][:, :, 0, c + q] = feat
+            gates = conv_at(self.inputs[i], self.is_w[i], layer.input_to_state.bias, 0, c) + self.ss[i][:, :, c]
+            if self.cond[i] is not None:
+                gates = gates + self.cond[i]
+            h, cell = lstm_cell(gates, self.c_above[i][:, :, c])
+            self.h_row[i][:, :, c], self.c_row[i][:, :, c] = h, cell
+            feat = feat + pointwise(layer.out, h)
+        return pointwise(net.head2, F.relu(pointwise(net.head1, F.relu(feat))))
+
+    def write(self, r: int, c: int, value: torch.Tensor) -> None:
+        self.x[:, :, r + self.pad0, c + self.pad0] = value
+
+
+@register("pixelrnn", config=PixelCNNConfig, family="autoregressive",
+          description="PixelRNN with Row LSTM layers (van den Oord et al. 2016), exact likelihood",
+          preset={"hidden": 16, "layers": 7},
+          train_defaults={"epochs": 10, "batch_size": 64, "channels_last": False})
+class PixelRNN(AutoregressiveModel):
+    """Row LSTM PixelRNN; `hidden` is the LSTM's h (the residual stream carries 2h), `kernel` the size of the
+    input-to-state and state-to-state convolutions (paper: 3)."""
+
+    net_class = RowLSTMNet
