@@ -46,7 +46,11 @@ class TrainConfig:
     precision: Literal["fp32", "bf16"] = field("fp32", "bf16 runs forward passes under autocast")
     channels_last: bool = field(True, "NHWC memory layout for conv nets (faster on CPU and GPU)")
     log_every: int = field(50, "steps between metrics.jsonl rows", ge=1)
-    eval_every: int = field(0, "steps between evaluations; 0 = every epoch (epoch runs) / at the end", ge=0)
+    eval_every: int = field(0, "steps between evaluations; 0 = epoch ends within eval_budget (epoch runs) / at "
+                               "the end (step runs)", ge=0)
+    eval_budget: float = field(0.1, "with eval_every=0 in an epoch run: an epoch-end evaluation is skipped while the "
+                                    "evaluations so far took more than this fraction of the training time (0 = "
+                                    "every epoch); the last step is always evaluated", ge=0)
     sample_every: int = field(0, "steps between sample grids in samples/; 0 = at the end only", ge=0)
     checkpoint_every: int = field(0, "steps between checkpoints; 0 = each epoch and every checkpoint_minutes",
                                  ge=0)
@@ -493,10 +497,23 @@ class Trainer:
                         self._sums, self._counts = sums, counts
                     stop_now = self._agree(stop.requested)
                     time_up = bool(cfg.max_minutes) and self._agree(self.elapsed >= cfg.max_minutes * 60)
-                    if (eval_every and self.step % eval_every == 0) or self.step == total or time_up:
+                    due = bool(eval_every) and self.step % eval_every == 0
+                    if due and not cfg.eval_every and cfg.eval_budget:
+                        # the default cadence: spend at most eval_budget of the training time evaluating (the
+                        # first epoch end always evaluates; its cost then spaces the next ones)
+                        due = self._agree(self.eval_seconds <= cfg.eval_budget * self.elapsed)
+                    if due or self.step == total or time_up:
+                        first_eval = self.eval_seconds == 0.0
                         if self._eval_and_track(rank0_msgs, final=self.step == total or time_up):
                             self.status = "early_stopped"
                             break
+                        if first_eval and not cfg.eval_every and cfg.eval_budget and self.step < total and \
+                                rank0_msgs and cfg.progress:
+                            every = math.ceil(self.eval_seconds / (cfg.eval_budget * self.elapsed / self.step * spe))
+                            if every > 1:
+                                self.log(f"an evaluation takes {self.eval_seconds:.1f} s: evaluating about every "
+                                         f"{every} epochs to keep it under {cfg.eval_budget:.0%} of the training "
+                                         "time (set train.eval_every=STEPS for a fixed cadence)")
                     if cfg.sample_every and self.step % cfg.sample_every == 0:
                         self.write_samples(f"step-{self.step:07d}")
                     time_due = (not step_runs or not cfg.checkpoint_every) and \

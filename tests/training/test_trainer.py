@@ -189,3 +189,42 @@ def test_time_budget_stops_like_a_finished_run(mini, tmp_path):
     assert load_ckpt(tmp_path / "t/checkpoints/last.pt")["step"] == 1
     assert (tmp_path / "t/samples").is_dir()
     assert json.loads((tmp_path / "t/metrics.json").read_text())["train_status"] == "time_limit"
+
+
+def test_default_cadence_keeps_evaluation_within_its_budget(mini, tmp_path, monkeypatch):
+    """An epoch run whose evaluation costs half an epoch of training (measured as it runs, so the test holds on a
+    loaded machine): the default cadence evaluates at the first epoch end, then only while evaluations took at most
+    10% of the training time, and at the end; eval_budget=0 evaluates every epoch, as does an explicit eval_every."""
+    from genzoo.models.classifier import Classifier
+
+    real_step = Classifier.train_step
+    step_seconds: list[float] = []
+    spe = 9  # 576 training images (a tenth held out) in batches of 64
+
+    def timed_step(self, batch, step):
+        t0 = time.monotonic()
+        out = real_step(self, batch, step)
+        step_seconds.append(time.monotonic() - t0)
+        return out
+
+    def slow_eval(self, data, batch_size=1000):
+        time.sleep(0.5 * sum(step_seconds[-spe:]))
+        return {"accuracy": 0.5}
+
+    monkeypatch.setattr(Classifier, "train_step", timed_step)
+    monkeypatch.setattr(Classifier, "evaluate", slow_eval)
+
+    def eval_epochs(out, **over):
+        tr, s = train(mini, out, steps=None, epochs=10, batch_size=64, val_fraction=0.1, log_every=100, **over)
+        rows = [json.loads(r) for r in (out / "metrics.jsonl").read_text().splitlines()]
+        return [r["epoch"] for r in rows if "val_accuracy" in r], tr
+
+    budgeted, tr = eval_epochs(tmp_path / "budget")
+    assert budgeted[0] == pytest.approx(1.0) and budgeted[-1] == pytest.approx(10.0)
+    assert 2 <= len(budgeted) <= 5, budgeted  # nominally epochs 1, 6, 10
+    # within budget, give or take the one evaluation that may overshoot it (half an epoch: 5% of ten)
+    assert tr.eval_seconds <= 0.16 * tr.elapsed, (tr.eval_seconds, tr.elapsed)
+    every, _ = eval_epochs(tmp_path / "every", eval_budget=0.0)
+    assert every == pytest.approx([float(e) for e in range(1, 11)])
+    fixed, _ = eval_epochs(tmp_path / "fixed", eval_every=spe)
+    assert fixed == every
