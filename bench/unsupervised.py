@@ -55,8 +55,8 @@ FULL = {
     "semisup": {100: 1000, 1000: 2000, "all": 6000},  # labels -> steps at batch 100
     # VAE/IWAE: the paper's networks with a cosine schedule; epochs and batch fill ~18-20 CPU minutes each
     # (IWAE k=50 costs the same per epoch at batch 20 as at 100, so it keeps the paper's 20)
-    "vae": {"model": "vae", "epochs": 500, "batch_size": 100, "set": {}},
-    "iwae": {"model": "iwae", "epochs": 40, "batch_size": 20, "set": {"k": 50}},
+    "vae": {"model": "vae-burda", "epochs": 500, "batch_size": 100, "set": {}},
+    "iwae": {"model": "iwae-burda", "epochs": 40, "batch_size": 20, "set": {"k": 50}},
     "figures": {"mnist_epochs": 100, "frey_epochs": 3000, "cvae_epochs": 100},
 }
 QUICK = {

@@ -30,11 +30,11 @@ def test_vae_learns_mnist_mini(mini, mini_test):
     fit(model, mini.take(3000), 150)
     after = model.evaluate(test)
     record(before=before["elbo"], gain=after["elbo"] - before["elbo"], kl=after["kl"])
-    # an untrained decoder gives ~ -545 nats (logits near 0: 784 ln 2); 150 steps gain 339.5..343 nats
-    # (measured; the ELBO itself ended at -206.6..-202.9)
+    # an untrained decoder gives ~ -545 nats (logits near 0: 784 ln 2); 150 steps gain 355.9..359.7 nats
+    # (measured, seeds 0-4 and three kernel settings, with the 400-400 ReLU default)
     assert before["elbo"] < -500 and after["elbo"] > before["elbo"] + 250, (before["elbo"], after["elbo"])
     assert after["elbo"] <= after["log_likelihood"] <= 0
-    assert after["kl"] > 1  # the latent is used (measured 3.0..6.8 nats)
+    assert after["kl"] > 1  # the latent is used (measured 3.4..4.1 nats)
     # float32 sums: equal to ~1e-7 relative (one seed differed by 1.2e-7, beyond the float64 default)
     assert_close(after["elbo"], after["recon_log_likelihood"] - after["kl"], rtol=1e-5, atol=0)
     assert model.evaluate(test) == after  # evaluation is seeded: repeatable
@@ -47,7 +47,8 @@ def test_bounds_are_ordered_against_exact_log_likelihood(mini, mini_test):
 
     The bounds are Monte Carlo estimates: where the posterior fits well the gaps shrink to ~0.001 nats and one
     seed's L_50 estimate came out 0.002 above log p(x), so each comparison allows MC = 0.01 nats."""
-    model = fit(genzoo.build("vae", mini.spec, latent_dim=1, hidden=(64,), schedule="constant", seed=SEED),
+    model = fit(genzoo.build("vae", mini.spec, latent_dim=1, hidden=(64,), activation="tanh", schedule="constant",
+                             seed=SEED),
                 mini.take(3000), 300).eval()
     x = model.prepare(model.eval_images(mini_test.take(100)))
     x_flat = x.flatten(1)
@@ -77,8 +78,8 @@ def test_iwae_trains_on_its_bound(mini, mini_test):
     res = model.evaluate(mini_test.take(300))
     record(before_bound=before["iwae_bound_k5"], gain=res["iwae_bound_k5"] - before["iwae_bound_k5"],
            elbo=res["elbo"], log_likelihood=res["log_likelihood"])
-    # the bound it trains on rises 347..351 nats in 150 steps (measured). Its ELBO is not what it optimises
-    # and wanders (measured -316..-214; -262.7 on a Xeon): it is only checked to stay below the bound.
+    # the bound it trains on rises 365.6..369.0 nats in 150 steps (measured). Its ELBO is not what it optimises
+    # and wanders (measured -189.8..-184.5 with the 400-400 ReLU default; -316..-214 with 200-200 tanh): it is only checked to stay below the bound.
     assert res["iwae_bound_k5"] > before["iwae_bound_k5"] + 250
     assert res["elbo"] < res["iwae_bound_k5"] <= res["log_likelihood"]
 
@@ -101,9 +102,9 @@ def test_cvae_samples_follow_labels(mini, mini_test):
     right = model.log_likelihood(x, 20, labels=test.labels, generator=g).mean()
     wrong = model.log_likelihood(x, 20, labels=(test.labels + 1) % 10, generator=g).mean()
     record(nearest_is_label=(nearest == labels).float().mean(), right_minus_wrong=right - wrong)
-    assert (nearest == labels).float().mean() > 0.4  # measured 0.525..0.645
+    assert (nearest == labels).float().mean() > 0.4  # measured 0.475..0.610
     # log p(x | true label) beats log p(x | wrong label) on test digits
-    assert right > wrong + 5, (right, wrong)  # measured 13.8..22.2 nats apart
+    assert right > wrong + 5, (right, wrong)  # measured 24.0..28.4 nats apart
 
 
 def test_cvae_needs_labels():
