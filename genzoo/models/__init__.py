@@ -4,6 +4,7 @@ from genzoo.models import (  # noqa: F401
     aae,
     autoencoder,
     classifier,
+    dbn,
     gan,
     irgan,
     pixelcnn,

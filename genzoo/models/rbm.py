@@ -49,6 +49,15 @@ def free_energy(v: torch.Tensor, w: torch.Tensor, b: torch.Tensor, c: torch.Tens
     return -beta * (v @ b) - F.softplus(beta * (v @ w + c)).sum(-1)
 
 
+def rbm_gradients(v0: torch.Tensor, q0: torch.Tensor, vk: torch.Tensor, qk: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Gradients of mean F(v0) - mean F(vk) for W, b, c in closed form, -(v0' q0 - vk' qk) / B, -(v0 - vk),
+    -(q0 - qk) (batch means), where q = E[h | v] for the positive (v0) and negative (vk) visible vectors: the
+    logistic p(h | v) of binary hidden units, or the mean c + vW of linear Gaussian ones (their free energy
+    -b.v - |c + vW|^2 / 2 has the same derivatives with q = c + vW)."""
+    n = len(v0)
+    return {"W": -(v0.T @ q0 - vk.T @ qk) / n, "b": -(v0 - vk).mean(0), "c": -(q0 - qk).mean(0)}
+
+
 def gaussian_free_energy(v: torch.Tensor, w: torch.Tensor, b: torch.Tensor, c: torch.Tensor,
                          beta: float = 1.0) -> torch.Tensor:
     """Gaussian-Bernoulli RBM (unit-variance visible units; Hinton & Salakhutdinov 2006):
@@ -321,8 +330,7 @@ class RBM(Model):
                 vk, _ = self.gibbs(vk, cfg.k - 1)
         xk = vk @ self.W + self.c
         qk = torch.sigmoid(xk)
-        n = len(v0)
-        grads = {"W": -(v0.T @ q0 - vk.T @ qk) / n, "b": -(v0 - vk).mean(0), "c": -(q0 - qk).mean(0)}
+        grads = rbm_gradients(v0, q0, vk, qk)
         if cfg.sparsity_cost > 0 and cfg.sparsity_target > 0:
             # Hinton's guide (2010, sec. 11): the cross-entropy penalty's derivative wrt each hidden unit's total
             # input is (mean activation - target); it moves the hidden biases and, through the data, the weights
