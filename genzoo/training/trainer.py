@@ -382,7 +382,10 @@ class Trainer:
             for b in self.model.buffers():
                 torch.distributed.broadcast(b.data, src=0)
         self.model.eval()
-        with torch.no_grad(), self._autocast():
+        # evaluation draws from its own RNG state: whether and when it runs (the default cadence depends on
+        # timing) never changes the random numbers training gets
+        devices = [self.device] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices), torch.no_grad(), self._autocast():
             res = self.model.evaluate(self.eval_data, batch_size=self.cfg.eval_batch_size)
         self.model.train()
         return res

@@ -228,3 +228,27 @@ def test_default_cadence_keeps_evaluation_within_its_budget(mini, tmp_path, monk
     assert every == pytest.approx([float(e) for e in range(1, 11)])
     fixed, _ = eval_epochs(tmp_path / "fixed", eval_every=spe)
     assert fixed == every
+
+
+def test_evaluation_never_changes_the_random_numbers_training_gets(mini, tmp_path, monkeypatch):
+    """An evaluation that draws from the global RNG (as sampling-based metrics may) leaves training's random
+    stream alone: evaluating every 5 steps or never gives identical weights (the default cadence makes the
+    evaluated epochs depend on timing, so this must hold)."""
+    from genzoo.models.classifier import Classifier
+
+    real_step = Classifier.train_step
+
+    def noisy_step(self, batch, step):  # training that reads the global RNG (as dropout or augmentation do)
+        out = real_step(self, batch, step)
+        with torch.no_grad():
+            next(self.parameters()).add_(torch.randn_like(next(self.parameters())) * 1e-3)
+        return out
+
+    def greedy_eval(self, data, batch_size=1000):
+        return {"accuracy": float(torch.rand(()))}
+
+    monkeypatch.setattr(Classifier, "train_step", noisy_step)
+    monkeypatch.setattr(Classifier, "evaluate", greedy_eval)
+    train(mini, tmp_path / "often", eval_every=5, val_fraction=0.1)
+    train(mini, tmp_path / "never", val_fraction=0.1)
+    assert_same(weights(tmp_path / "often/checkpoints/last.pt"), weights(tmp_path / "never/checkpoints/last.pt"))
