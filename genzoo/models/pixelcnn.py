@@ -31,7 +31,7 @@ so a sample costs about one forward pass. Both draw the same random numbers in t
 identical samples for one seed.
 
 Anchors, binarized MNIST test NLL (static binarization of Larochelle & Murray 2011, which is not here):
-PixelCNN 81.30, Row LSTM 80.54, Diagonal BiLSTM 79.20 nats (PixelRNN paper, table 4). genzoo's figures are
+PixelCNN 81.30, Row LSTM 80.54, Diagonal BiLSTM 79.20 nats (PixelRNN paper, its MNIST table). genzoo's figures are
 on dynamically binarized training images and one fixed stochastic binarization of the test set (seed 0),
 the protocol of Burda et al. for VAEs; the two protocols are close but not identical.
 """
@@ -507,8 +507,8 @@ class AutoregressiveModel(Model):
           train_defaults={"epochs": 10, "batch_size": 64, "channels_last": False})
 class PixelCNN(AutoregressiveModel):
     """PixelCNN: 7x7 mask-A convolution, residual blocks with 3x3 mask-B convolutions, 1x1 output layers.
-    Paper setting (PixelRNN paper, table 2 and sec. 5): h = 128 features (2h = 256 in the blocks) and 15 blocks
-    for CIFAR-10; genzoo's default is smaller (h = 32, 7 blocks) to train on a CPU."""
+    The paper's CIFAR-10 network is far larger (about 15 blocks of h = 128, as we read its sec. 5); genzoo's
+    default is smaller (h = 32, 7 blocks) to train on a CPU."""
 
     net_class = PixelCNNNet
 

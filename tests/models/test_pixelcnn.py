@@ -164,9 +164,10 @@ def test_learns_digits_and_the_conditional_one_uses_its_labels(mini, mini_test, 
         wrong = model.log_prob(x, (test.labels + 1) % 10).mean()
     gap = float(right - wrong)
     record(before=before, after=after, label_gap=gap)
-    # nats per image; start ~543 (784 ln 2)
-    assert after < before - 250
-    assert gap > 2.0
+    # nats per image; measured (seeds 0-4, three kernel settings): before 467.5..637.6, after 101.6..115.0 (pixelrnn
+    # 101.6..106.1, pixelcnn 103.5..108.2, gated 107.2..115.0); label gap 2.39..4.72
+    assert after < before - 250 and after < 150
+    assert gap > 1.0
 
 
 def test_exact_resume_and_cli_train_sample_eval(mini, tmp_path, cli):
