@@ -325,7 +325,6 @@ class CachedGatedPixelCNN:
             self.v_above.append(vf)
         self.h_in = [v.new_zeros(len(v), layer.h.in_channels, self.w + layer.k // 2)
                      for v, layer in zip(self.v_in, net.layers)]
-        self.h_in[0][:, :, :] = 0
 
     def params_at(self, r: int, c: int) -> torch.Tensor:
         net = self.net
