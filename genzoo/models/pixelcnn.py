@@ -51,7 +51,7 @@ from genzoo.data.imageset import DataSpec
 from genzoo.errors import ConfigError
 from genzoo.losses import bernoulli_log_likelihood, discretized_logistic_mixture_log_prob
 from genzoo.models.base import Model
-from genzoo.models.vae import binarize_fixed
+from genzoo.models.vae import binarize_evaluation, binarize_training
 from genzoo.nn import eval_mode
 from genzoo.registry import register
 
@@ -426,11 +426,7 @@ class AutoregressiveModel(Model):
 
     # ---- training ---------------------------------------------------------------------------------------
     def augment(self, images: torch.Tensor) -> torch.Tensor:
-        if not self.binary:
-            return images
-        if self.cfg.binarize == "dynamic":
-            return torch.bernoulli(images.float() / 255.0).to(torch.uint8) * 255
-        return (images > 127).to(torch.uint8) * 255
+        return images if not self.binary else binarize_training(images, self.cfg.binarize)
 
     def configure_optimizers(self, total_steps: int) -> None:
         opt = torch.optim.Adam(self.parameters(), lr=self.cfg.lr)
@@ -449,11 +445,7 @@ class AutoregressiveModel(Model):
 
     # ---- evaluation -------------------------------------------------------------------------------------
     def eval_images(self, data) -> torch.Tensor:
-        if not self.binary:
-            return data.images
-        if self.cfg.binarize == "dynamic":
-            return binarize_fixed(data.images)
-        return (data.images > 127).to(torch.uint8) * 255
+        return data.images if not self.binary else binarize_evaluation(data.images, self.cfg.binarize)
 
     @torch.no_grad()
     def evaluate(self, data, batch_size: int = 500) -> dict[str, Any]:

@@ -38,7 +38,7 @@ from genzoo.config import field
 from genzoo.data.imageset import DataSpec
 from genzoo.errors import ConfigError
 from genzoo.models.base import Model
-from genzoo.models.vae import binarize_fixed
+from genzoo.models.vae import binarize_evaluation, binarize_training
 from genzoo.registry import register, register_preset
 
 
@@ -298,11 +298,7 @@ class RBM(Model):
 
     # ---- training ---------------------------------------------------------------------------------------
     def augment(self, images: torch.Tensor) -> torch.Tensor:
-        if self.gaussian:
-            return images
-        if self.cfg.binarize == "dynamic":
-            return torch.bernoulli(images.float() / 255.0).to(torch.uint8) * 255
-        return (images > 127).to(torch.uint8) * 255
+        return images if self.gaussian else binarize_training(images, self.cfg.binarize)
 
     def configure_optimizers(self, total_steps: int) -> None:
         cfg = self.cfg
@@ -358,11 +354,7 @@ class RBM(Model):
     # ---- evaluation and sampling ----------------------------------------------------------------------------
     def eval_images(self, data) -> torch.Tensor:
         """The evaluation images as the model sees them: one fixed binarization (binary units)."""
-        if self.gaussian:
-            return data.images
-        if self.cfg.binarize == "dynamic":
-            return binarize_fixed(data.images)
-        return (data.images > 127).to(torch.uint8) * 255
+        return data.images if self.gaussian else binarize_evaluation(data.images, self.cfg.binarize)
 
     def log_partition(self, betas: int | None = None, runs: int | None = None, seed: int = 0,
                       with_log_w: bool = False):

@@ -114,6 +114,19 @@ def binarize_fixed(images: torch.Tensor, seed: int = EVAL_BINARIZATION_SEED) -> 
     return ((u * 255.0) < images.float()).to(torch.uint8) * 255
 
 
+def binarize_training(images: torch.Tensor, mode: str) -> torch.Tensor:
+    """A training batch of uint8 images as 0/255 bits: `dynamic`, a fresh Bernoulli(intensity) sample each time;
+    `threshold`, pixel > 127."""
+    if mode == "dynamic":
+        return torch.bernoulli(images.float() / 255.0).to(torch.uint8) * 255
+    return (images > 127).to(torch.uint8) * 255
+
+
+def binarize_evaluation(images: torch.Tensor, mode: str) -> torch.Tensor:
+    """The evaluation images as bits: one fixed stochastic binarization (`dynamic`) or pixel > 127 (`threshold`)."""
+    return binarize_fixed(images) if mode == "dynamic" else (images > 127).to(torch.uint8) * 255
+
+
 @register("vae", config=VAEConfig, family="vae",
           description="Variational autoencoder (Kingma & Welling 2014); vae-burda: Burda et al.'s MNIST setting",
           train_defaults={"epochs": 10, "batch_size": 20, "channels_last": False})
