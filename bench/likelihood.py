@@ -102,7 +102,7 @@ def main() -> int:
                 row.update(speed)
             rows.append(row)
             print(json.dumps(row), flush=True)
-    print(f"\n| row | steps | epochs | train s | wall s | test NLL (nats) | -ELBO | FID | anchor |")
+    print("\n| row | steps | epochs | train s | wall s | test NLL (nats) | -ELBO | FID | anchor |")
     print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         elbo = f"{r['neg_elbo']:.1f}" if "neg_elbo" in r else ""
