@@ -13,8 +13,8 @@ input (residual connections, sec. 3.3), then ReLU, 1x1, ReLU, 1x1 to the pixel d
 
 The paper's MNIST networks are small (its best, a Diagonal BiLSTM, has 7 layers of h = 16; Row LSTM: 80.54
 nats); genzoo's default is 7 Row LSTM layers of h = 16. Training, evaluation, pixel distributions and samplers
-are shared with the PixelCNNs (genzoo.models.pixelcnn): the cached sampler keeps each layer's LSTM state of the row above and
-the cells of the current row, so a sample costs about one forward pass. The Diagonal BiLSTM is not built.
+are shared with the PixelCNNs (genzoo.models.pixelcnn): the cached sampler keeps each layer's LSTM state of the
+row above and the cells of the current row, so a sample costs about one forward pass. The Diagonal BiLSTM is not built.
 """
 
 from __future__ import annotations
