@@ -1,0 +1,103 @@
+"""Run an unmodified reference GAN script and keep its generator at wall-clock marks (used by gan_peers.py).
+
+    PEER_PYTHON gan_peer_runner.py SCRIPT OUT_DIR --marks 60,120,300,600 [--n 10000] [-- SCRIPT ARGS...]
+
+Runs in the reference's own environment (its torch and torchvision), imports nothing from genzoo. The
+script's source is executed as `__main__` in a namespace this runner keeps, with its working directory
+and arguments untouched; the only thing added is a global optimizer post-step hook
+(torch.optim.optimizer.register_optimizer_step_post_hook) that counts the script's discriminator
+updates and, when the training clock passes a mark, copies the script's `generator` (its weights and
+batchnorm buffers). After the last mark the hook ends the script (SystemExit); the copies then draw
+`--n` samples each with z ~ N(0, I) of the script's `opt.latent_dim`, in train mode (batch statistics,
+batches of the script's batch size, as its own image grids are drawn) and in eval mode (running
+statistics). Samples are written as uint8 (N x C x H x W, [-1, 1] mapped to 0..255 as an image file
+would hold them) to OUT_DIR/mark-<seconds>-<mode>.npy, with OUT_DIR/log.json (steps and times).
+
+The clock starts at the script's first discriminator update (data set construction and imports are
+not counted, as genzoo's --set train.max_minutes does not count its start-up) and includes everything
+the script does between updates (its data loading, per-step prints and image grids): wall-clock time.
+Copying at a mark takes milliseconds and is not counted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+from torch.optim.optimizer import register_optimizer_step_post_hook
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("script")
+    p.add_argument("out")
+    p.add_argument("--marks", default="60,120,300,600")
+    p.add_argument("--n", type=int, default=10000)
+    p.add_argument("--seed", type=int, default=0, help="seeds the sampling only (the scripts seed nothing)")
+    argv = sys.argv[1:]
+    split = argv.index("--") if "--" in argv else len(argv)
+    args = p.parse_args(argv[:split])
+    script_args = argv[split + 1:]
+    marks = sorted(float(m) for m in args.marks.split(","))
+    os.makedirs(args.out, exist_ok=True)
+    script = os.path.abspath(args.script)
+    ns = {"__name__": "__main__", "__file__": script}
+    state = {"t0": None, "paused": 0.0, "d_steps": 0, "g_steps": 0, "snaps": [], "next": 0}
+
+    def hook(optimizer, _args, _kwargs):
+        d_opt, g_opt = ns.get("optimizer_D"), ns.get("optimizer_G")
+        if optimizer is g_opt:
+            state["g_steps"] += 1
+            return
+        if optimizer is not d_opt:
+            return
+        state["d_steps"] += 1
+        now = time.perf_counter()
+        if state["t0"] is None:
+            state["t0"] = now
+        elapsed = now - state["t0"] - state["paused"]
+        while state["next"] < len(marks) and elapsed >= marks[state["next"]]:
+            t = time.perf_counter()
+            state["snaps"].append({"mark": marks[state["next"]], "elapsed": elapsed, "d_steps": state["d_steps"],
+                                   "g_steps": state["g_steps"], "generator": copy.deepcopy(ns["generator"])})
+            state["next"] += 1
+            state["paused"] += time.perf_counter() - t
+        if state["next"] == len(marks):
+            raise SystemExit(0)
+
+    register_optimizer_step_post_hook(hook)
+    sys.argv = [script, *script_args]
+    code = compile(open(script).read(), script, "exec")
+    started = time.time()
+    try:
+        exec(code, ns)
+    except SystemExit:
+        pass
+    if not state["snaps"]:
+        raise SystemExit(f"{script} ended before the first mark ({marks[0]} s)")
+    opt = ns["opt"]
+    torch.manual_seed(args.seed)
+    z = torch.randn(args.n, opt.latent_dim)
+    log = {"script": script, "argv": sys.argv[1:], "torch": torch.__version__, "threads": torch.get_num_threads(),
+           "started": started, "marks": []}
+    for snap in state["snaps"]:
+        g = snap.pop("generator")
+        for mode in ("eval", "train"):  # eval first: train mode moves the running statistics
+            g.train(mode == "train")
+            with torch.no_grad():
+                x = torch.cat([g(z[i:i + opt.batch_size]) for i in range(0, args.n, opt.batch_size)])
+            u8 = ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).numpy()
+            np.save(os.path.join(args.out, f"mark-{int(snap['mark'])}-{mode}.npy"), u8)
+        log["marks"].append(snap)
+    with open(os.path.join(args.out, "log.json"), "w") as f:
+        json.dump(log, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
