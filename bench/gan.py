@@ -39,6 +39,9 @@ from genzoo.nn import init_weights_
 from genzoo.training import TrainConfig, Trainer
 
 RESULTS = Path(__file__).resolve().parent / "results"
+# speed and budget compare loops on the same networks: the paper's DCGAN, which the plain loop below builds
+# (the default `dcgan` adds dense layers; bench/gan_peers.py compares it with reference implementations)
+PAPER = "dcgan-paper"
 
 
 # ---- (b) the plain loop ---------------------------------------------------------------------------------
@@ -64,7 +67,7 @@ def plain_loop(images: np.ndarray, size: int, steps: int, warmup: int, workers: 
     with `seconds`, trains for that long and returns (netG, steps done)."""
     torch.manual_seed(0)
     shape = (1, size, size)
-    cfg = genzoo.registry.get("dcgan").default_config()
+    cfg = genzoo.registry.get(PAPER).default_config()
     netG = init_weights_(build_generator("dcgan", cfg.z_dim, shape, cfg.g_width, cfg.g_norm), "normal")
     netD = init_weights_(build_discriminator("dcgan", shape, cfg.d_width, cfg.d_norm), "normal")
     criterion = torch.nn.BCEWithLogitsLoss()  # the example's Sigmoid + BCELoss, on logits
@@ -112,7 +115,7 @@ def plain_loop(images: np.ndarray, size: int, steps: int, warmup: int, workers: 
 
 # ---- (a) genzoo's Trainer ---------------------------------------------------------------------------------
 def genzoo_loop(data, steps: int, warmup: int, precision: str) -> float:
-    model = genzoo.build("dcgan", data.spec)
+    model = genzoo.build(PAPER, data.spec)
     settings = {"batch_size": 64, "progress": False, "precision": precision, "log_every": 10_000}
     Trainer(model, data, TrainConfig(steps=warmup, **settings)).fit()  # warm-up: kernels, allocator
     t0 = time.perf_counter()
@@ -145,7 +148,7 @@ def speed(args) -> None:
 
 
 # ---- presets: every GAN preset on a fixed training-time budget, scored by the evaluation suite -------
-PRESETS = ("gan", "dcgan", "lsgan", "wgan", "wgan-gp", "dragan", "sngan")
+PRESETS = ("gan", "dcgan", "dcgan-paper", "lsgan", "wgan", "wgan-gp", "dragan", "sngan")
 
 
 def presets(args) -> None:
@@ -187,15 +190,15 @@ def budget(args) -> None:
     train = genzoo.load_data(args.data, data_dir=args.data_dir)
     test = genzoo.load_data(args.data, split="test", data_dir=args.data_dir)
     out = {"data": train.name, "minutes": args.minutes, "threads": torch.get_num_threads()}
-    model = genzoo.build("dcgan", train.spec, seed=args.seed)
-    cfg = TrainConfig(**{**genzoo.registry.get("dcgan").train_defaults, "steps": 10**7, "max_minutes": args.minutes,
+    model = genzoo.build(PAPER, train.spec, seed=args.seed)
+    cfg = TrainConfig(**{**genzoo.registry.get(PAPER).train_defaults, "steps": 10**7, "max_minutes": args.minutes,
                          "progress": False, "sample_every": 0, "seed": args.seed})
     summary = Trainer(model, train, cfg, run_dir=RESULTS / "gan-runs" / "budget-genzoo", eval_data=None).fit()
     out["genzoo"] = {"steps": summary["step"], **evaluate_model(model, test, n=args.n, metrics="fid,kid,pr,cls")}
     print("genzoo", out["genzoo"], flush=True)
     netG, steps = plain_loop(train.images[:, 0].numpy(), 28, 10**7, 0, 0, seconds=args.minutes * 60)
     g = torch.Generator().manual_seed(0)
-    z = torch.randn(args.n, genzoo.registry.get("dcgan").default_config().z_dim, generator=g)
+    z = torch.randn(args.n, genzoo.registry.get(PAPER).default_config().z_dim, generator=g)
     for mode in ("train", "eval"):  # the example draws its grids in train mode (batch statistics); try both
         netG.train(mode == "train")
         with torch.no_grad():

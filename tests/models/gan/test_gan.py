@@ -1,5 +1,6 @@
 """The configurable GAN: presets, every trick applied when its flag is set, sampling contract, resume."""
 
+import dataclasses
 import math
 
 import pytest
@@ -14,7 +15,7 @@ from genzoo.losses import gan as L
 from genzoo.training import TrainConfig, Trainer
 from tests.learning import SEED, record
 
-PRESETS = ["gan", "dcgan", "lsgan", "wgan", "wgan-gp", "dragan", "sngan"]
+PRESETS = ["gan", "dcgan", "dcgan-paper", "lsgan", "wgan", "wgan-gp", "dragan", "sngan"]
 TINY = {"g_width": 8, "d_width": 8, "z_dim": 16}
 
 
@@ -61,8 +62,13 @@ def test_each_preset_trains_with_finite_changing_losses(name, mini):
 
 def test_presets_follow_their_papers():
     cfg = {n: genzoo.registry.get(n).default_config() for n in PRESETS}
-    assert cfg["gan"].arch == "fc" and cfg["dcgan"].arch == "dcgan" and cfg["dcgan"].lr_g == 2e-4
-    assert cfg["dcgan"].betas == (0.5, 0.999) and cfg["dcgan"].loss == "nonsaturating"
+    paper = cfg["dcgan-paper"]
+    assert cfg["gan"].arch == "fc" and paper.arch == "dcgan" and paper.lr_g == 2e-4
+    assert paper.betas == (0.5, 0.999) and paper.loss == "nonsaturating" and paper.g_hidden == paper.d_hidden == 0
+    # the default differs from the paper only by its dense layers and betas (bench/gan_peers.py)
+    fast = cfg["dcgan"]
+    assert (fast.g_hidden, fast.d_hidden, fast.betas) == (512, 512, (0.0, 0.99))
+    assert dataclasses.replace(fast, g_hidden=0, d_hidden=0, betas=(0.5, 0.999)) == paper
     assert cfg["lsgan"].loss == "lsgan"
     w = cfg["wgan"]
     assert (w.loss, w.clip, w.n_critic, w.optimizer, w.lr_d) == ("wasserstein", 0.01, 5, "rmsprop", 5e-5)
@@ -85,13 +91,15 @@ def test_bad_configs_are_rejected():
 
 
 def test_dcgan_initialisation_and_ttur():
-    model = genzoo.build("dcgan", DataSpec(1, 32, 32), lr_g=1e-4, lr_d=4e-4)
+    model = genzoo.build("dcgan-paper", DataSpec(1, 32, 32), lr_g=1e-4, lr_d=4e-4)
     model.configure_optimizers(10)
     w = model.G[1].weight
     assert w.std().item() == pytest.approx(0.02, rel=0.05)
     assert model.optimizers["g"].param_groups[0]["lr"] == 1e-4
     assert model.optimizers["d"].param_groups[0]["lr"] == 4e-4
     assert model.optimizers["g"].param_groups[0]["params"][0] is model.G[1].weight
+    fast = genzoo.build("dcgan", DataSpec(1, 32, 32))  # its dense layer comes first, with the same init
+    assert isinstance(fast.G[0], torch.nn.Linear) and fast.G[0].weight.std().item() == pytest.approx(0.02, rel=0.05)
 
 
 # ---- the step ----------------------------------------------------------------------------------------------
@@ -279,7 +287,7 @@ def test_dcgan_learns_the_look_of_mnist(mini):
     """600 tiny steps move the samples from flat grey to MNIST's dark background with bright strokes (after 300
     steps, 2 seeds of 6 had no strokes yet: bright 0.0008)."""
     data = mini.take(2400)
-    model = genzoo.build("dcgan", data.spec, seed=SEED, g_width=16, d_width=16)
+    model = genzoo.build("dcgan-paper", data.spec, seed=SEED, g_width=16, d_width=16)
 
     def stats():
         x = model.sample(200, generator=torch.Generator().manual_seed(0))
