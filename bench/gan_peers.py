@@ -117,6 +117,7 @@ def genzoo_train(args) -> None:
     """One genzoo run (in its own process) with its generator kept at each training-time mark."""
     import genzoo
     from genzoo.config import parse_assignments, replace
+    from genzoo.data.imageset import to_uint8
     from genzoo.nn import EMA
     from genzoo.training import TrainConfig, Trainer
 
@@ -132,57 +133,50 @@ def genzoo_train(args) -> None:
                          "log_every": 500, "eval_every": 0, "seed": args.seed})
     cfg = replace(cfg, train_keys, "train config")
     trainer = Trainer(model, train, cfg, run_dir=out / "run", eval_data=None)
-    snaps, step_fn = [], model.train_step
-
-    def train_step(batch, step):  # the trainer's clock counts training steps only, as max_minutes does
-        while len(snaps) < len(marks) and trainer.elapsed >= marks[len(snaps)]:
-            snaps.append({"mark": marks[len(snaps)], "elapsed": trainer.elapsed, "steps": step,
-                          "state": copy.deepcopy(model.state_dict())})
-        return step_fn(batch, step)
-
     # extra generator averages with other decays, kept beside the model's own (bench-only: screens the
     # EMA decay from one run); written as systems genzoo_ema<decay>
     extras = {d: EMA(model.G, float(d)) for d in filter(None, args.extra_ema.split(","))}
-    extra_snaps: dict[str, list] = {d: [] for d in extras}
+    snaps, step_fn = [], model.train_step
 
-    def train_step_with_extras(batch, step):
-        kept = len(snaps)
-        out = train_step(batch, step)  # keeps the model at a mark before updating it, as the extras here
-        for d, e in extras.items():
-            if len(snaps) > kept:
-                extra_snaps[d].append(copy.deepcopy(e.module.state_dict()))
+    def keep(mark: float, steps: int) -> dict:
+        return {"mark": mark, "elapsed": trainer.elapsed, "steps": steps, "state": copy.deepcopy(model.state_dict()),
+                "extras": {d: copy.deepcopy(e.module.state_dict()) for d, e in extras.items()}}
+
+    def train_step(batch, step):  # the trainer's clock counts training steps only, as max_minutes does
+        while len(snaps) < len(marks) and trainer.elapsed >= marks[len(snaps)]:
+            snaps.append(keep(marks[len(snaps)], step))
+        out = step_fn(batch, step)
+        for e in extras.values():
             e.update(model.G)
         return out
 
-    model.train_step = train_step_with_extras
+    model.train_step = train_step
     t = time.time()
     summary = trainer.fit()
-    snaps.append({"mark": marks[-1], "elapsed": trainer.elapsed, "steps": trainer.step,
-                  "state": copy.deepcopy(model.state_dict())})
-    snaps = snaps[:len(marks)]
-    for d, e in extras.items():
-        extra_snaps[d] = (extra_snaps[d] + [copy.deepcopy(e.module.state_dict())] * len(marks))[:len(marks)]
+    if len(snaps) < len(marks):
+        snaps.append(keep(marks[-1], trainer.step))
     log = {"model": args.model, "overrides": args.set, "seed": args.seed, "summary": summary,
            "wall_s": time.time() - t, "threads": torch.get_num_threads(), "torch": torch.__version__,
            "cpu_capability": torch.backends.cpu.get_cpu_capability(), "marks": []}
+    system, seed = out.name.rsplit("-s", 1)
+    extra_dirs = {d: out.parent / f"{system}_ema{d.split('.')[1]}-s{seed}" for d in extras}
+
+    def save_samples(folder: Path, mark: float) -> None:
+        x = model.sample(args.n, generator=torch.Generator().manual_seed(1000 + args.seed))
+        folder.mkdir(exist_ok=True)
+        np.save(folder / f"mark-{int(mark)}-eval.npy", to_uint8(x).numpy())
+
     for snap in snaps:
         model.load_state_dict(snap.pop("state"))
-        x = model.sample(args.n, generator=torch.Generator().manual_seed(1000 + args.seed))
-        u8 = ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).numpy()
-        np.save(out / f"mark-{int(snap['mark'])}-eval.npy", u8)
+        save_samples(out, snap["mark"])
+        for d, state in snap.pop("extras").items():
+            model.G_ema.module.load_state_dict(state)
+            save_samples(extra_dirs[d], snap["mark"])
         snap["d_steps"] = snap.pop("steps")
         log["marks"].append(snap)
     (out / "log.json").write_text(json.dumps(log, indent=2))
-    system, seed = out.name.rsplit("-s", 1)
-    for d, states in extra_snaps.items():
-        sub = out.parent / f"{system}_ema{d.split('.')[1]}-s{seed}"
-        sub.mkdir(exist_ok=True)
-        for mark, state in zip(log["marks"], states):
-            model.G_ema.module.load_state_dict(state)
-            x = model.sample(args.n, generator=torch.Generator().manual_seed(1000 + args.seed))
-            np.save(sub / f"mark-{int(mark['mark'])}-eval.npy",
-                    ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).numpy())
-        (sub / "log.json").write_text(json.dumps({**log, "ema": float(d)}, indent=2))
+    for d, folder in extra_dirs.items():
+        (folder / "log.json").write_text(json.dumps({**log, "ema": float(d)}, indent=2))
 
 
 # ---- the independent feature space ----------------------------------------------------------------
@@ -241,6 +235,15 @@ def independent_net(train, test):
 
 
 # ---- score -------------------------------------------------------------------------------------------
+def load_samples(path: Path) -> torch.Tensor:
+    """Kept uint8 samples, at 28x28 (dcgan.py's 32x32 resized, antialiased bilinear)."""
+    x = torch.from_numpy(np.load(path))
+    if x.shape[-1] != 28:
+        x = F.interpolate(x.float(), size=(28, 28), mode="bilinear", antialias=True,
+                          align_corners=False).round().clamp(0, 255).to(torch.uint8)
+    return x
+
+
 def score(args) -> None:
     import genzoo
     from genzoo.metrics import features as feat_mod
@@ -278,14 +281,10 @@ def score(args) -> None:
                     f = run_dir / f"mark-{int(mark['mark'])}-{mode}.npy"
                     if not f.is_file():
                         continue
-                    x = torch.from_numpy(np.load(f))
-                    if x.shape[-1] != 28:
-                        x = F.interpolate(x.float(), size=(28, 28), mode="bilinear", antialias=True,
-                                          align_corners=False).round().clamp(0, 255).to(torch.uint8)
-                    g = score_images(x, refs["genzoo"], ("fid", "kid", "pr", "cls", "modes"),
-                                     train=train if system == "genzoo" else None)
-                    if system == "genzoo":
-                        g.update(score_images(x, refs["genzoo"], ("nn",), train=train))
+                    x = load_samples(f)
+                    copies = ("nn",) if system == "genzoo" else ()  # memorization: genzoo's own runs
+                    g = score_images(x, refs["genzoo"], ("fid", "kid", "pr", "cls", "modes") + copies,
+                                     train=train if copies else None)
                     if best is None or g["fid"] < best[1]["fid"]:
                         best = (mode, g, x)
                 mode, g, x = best
@@ -361,11 +360,7 @@ def grid(args) -> None:
         label, ref = item.split(":", 1)
         parts = ref.split("/")
         mode = parts[3] if len(parts) > 3 else "eval"
-        path = Path(args.peer_dir) / "runs" / parts[0] / parts[1] / f"mark-{parts[2]}-{mode}.npy"
-        x = torch.from_numpy(np.load(path))
-        if x.shape[-1] != 28:
-            x = F.interpolate(x.float(), size=(28, 28), mode="bilinear", antialias=True,
-                              align_corners=False).round().clamp(0, 255).to(torch.uint8)
+        x = load_samples(Path(args.peer_dir) / "runs" / parts[0] / parts[1] / f"mark-{parts[2]}-{mode}.npy")
         rows.append(x[:args.per_row])
         labels.append(label)
     path = save_grid(torch.cat(rows), args.out, nrow=args.per_row, value_range=None, row_labels=labels)
