@@ -96,7 +96,8 @@ def run(args) -> None:
             if (out / "log.json").is_file() and not args.force:
                 print(f"{out} exists; skipped (--force to redo)")
                 continue
-            out.mkdir(parents=True, exist_ok=True)
+            shutil.rmtree(out, ignore_errors=True)  # --force: a fresh run, not a resume of the old one
+            out.mkdir(parents=True)
             t = time.time()
             if system == "genzoo":
                 cmd = [sys.executable, __file__, "genzoo-train", str(out), "--seed", str(seed), "--marks", args.marks]
