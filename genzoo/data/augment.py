@@ -1,4 +1,4 @@
-"""Batch-wise tensor augmentations (no per-sample Python loop): random crop with padding, h-flip."""
+"""Batch-wise tensor augmentations (no per-sample Python loop): random crop with padding, h-flip, cutout."""
 
 from __future__ import annotations
 
@@ -29,3 +29,23 @@ def random_hflip(x: torch.Tensor, p: float = 0.5, generator: torch.Generator | N
     """Flip a random subset (probability `p`) of the batch left-right."""
     flip = torch.rand(x.shape[0], generator=generator, device=x.device) < p
     return torch.where(flip[:, None, None, None], x.flip(3), x)
+
+
+def random_cutout(x: torch.Tensor, size: int, generator: torch.Generator | None = None,
+                  fill: float = 0.0) -> torch.Tensor:
+    """Set a `size` x `size` square at a random place per image to `fill` (DeVries & Taylor 2017).
+
+    The square's centre is anywhere in the image, so it may be cut by the border (as in DiffAugment).
+    Differentiable with respect to the pixels that are kept.
+    """
+    if size <= 0:
+        return x
+    n, _, h, w = x.shape
+    cy = torch.randint(0, h, (n, 1), generator=generator, device=x.device)
+    cx = torch.randint(0, w, (n, 1), generator=generator, device=x.device)
+    lo = size // 2
+    dy = torch.arange(h, device=x.device)[None, :] - cy + lo  # N x H: row offset from the square's top
+    dx = torch.arange(w, device=x.device)[None, :] - cx + lo  # N x W
+    rows, cols = (dy >= 0) & (dy < size), (dx >= 0) & (dx < size)
+    inside = (rows[:, :, None] & cols[:, None, :])[:, None]  # N x 1 x H x W
+    return torch.where(inside, torch.as_tensor(fill, dtype=x.dtype, device=x.device), x)

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from genzoo.data.augment import random_crop, random_hflip
+from genzoo.data.augment import random_crop, random_cutout, random_hflip
 from genzoo.data.imageset import ImageSet, to_float, to_uint8
 from genzoo.errors import DataError
 
@@ -84,3 +84,27 @@ def test_random_hflip():
     flipped = (out[:, 0, 0, 0] == 3).float().mean()
     assert 0.4 < flipped < 0.6
     assert torch.equal(out[out[:, 0, 0, 0] == 3][0, 0, 0], torch.tensor([3.0, 2, 1, 0]))
+
+
+def test_random_cutout_blanks_one_square_per_image():
+    x = torch.arange(1.0, 1 + 400 * 64).reshape(400, 1, 8, 8)  # every pixel differs from the fill 0
+    torch.manual_seed(0)
+    out = random_cutout(x, 4, fill=0.0)
+    cut = out == 0
+    kept = ~cut
+    assert torch.equal(out[kept], x[kept])  # the rest is untouched
+    for i in range(len(x)):
+        rows, cols = cut[i, 0].any(1).nonzero()[:, 0], cut[i, 0].any(0).nonzero()[:, 0]
+        # one axis-aligned block (a square of side 4, cut where it crosses the border)
+        assert cut[i, 0].sum() == len(rows) * len(cols) and 1 <= len(rows) <= 4 and 1 <= len(cols) <= 4
+        assert rows.max() - rows.min() + 1 == len(rows) and cols.max() - cols.min() + 1 == len(cols)
+    sizes = cut.sum((1, 2, 3))
+    assert (sizes == 16).float().mean() > 0.3 and sizes.min() < 16  # whole squares inside, clipped ones at the border
+    # every pixel gets cut sometimes: the centre is uniform over the image
+    assert cut.any(0).all()
+    # gradients flow to the kept pixels only
+    x.requires_grad_(True)
+    torch.manual_seed(1)
+    y = random_cutout(x, 4, fill=-1.0)
+    y.sum().backward()
+    assert torch.equal(x.grad, (y != -1).float())

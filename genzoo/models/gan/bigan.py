@@ -32,7 +32,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from genzoo.config import field
+from genzoo.config import ConfigError, field
 from genzoo.data.imageset import Batch, DataSpec
 from genzoo.losses import gan as L
 from genzoo.metrics.retrieval import nearest_neighbours
@@ -46,6 +46,11 @@ from genzoo.registry import register
 class BiGANConfig(GANConfig):
     z_branch: int = field(512, "D: width of the dense layer on z", ge=1)
     joint_hidden: int = field(1024, "D: width of the dense layer on [image features, z features]", ge=1)
+
+    def validate(self) -> None:
+        super().validate()
+        if self.diffaugment:
+            raise ConfigError("bigan has no DiffAugment (D judges image and code pairs); set diffaugment to empty")
 
 
 class JointDiscriminator(nn.Module):

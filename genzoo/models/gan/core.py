@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from genzoo.config import ConfigError, field
+from genzoo.data.augment import random_crop, random_cutout
 from genzoo.data.imageset import Batch, DataSpec
 from genzoo.losses import gan as L
 from genzoo.models.base import Model
@@ -31,6 +32,7 @@ from genzoo.nn import EMA, ReplayBuffer, apply_spectral_norm, eval_mode, init_we
 from genzoo.registry import register, register_preset
 
 Loss = Literal["nonsaturating", "minimax", "lsgan", "wasserstein", "hinge"]
+DIFFAUGMENTS = ("translation", "cutout")
 
 
 @dataclass
@@ -77,6 +79,9 @@ class GANConfig:
     instance_noise: float = field(0.0, "std of Gaussian noise added to D's inputs, annealed linearly to 0 "
                                        "over training (0 = off)", ge=0)
     grad_clip: float = field(0.0, "clip each network's gradient norm to this (0 = off)", ge=0)
+    diffaugment: str = field("", "DiffAugment (Zhao et al. 2020): differentiable augmentations of every image D "
+                                 "sees, real and fake, in both updates; comma-separated of translation (up to 1/8 "
+                                 "of the size), cutout (a square of half the size); empty = off")
 
     def validate(self) -> None:
         if (self.g_hidden or self.d_hidden) and self.arch != "dcgan":
@@ -87,6 +92,14 @@ class GANConfig:
                               f"{self.loss}; set label_smoothing=0")
         if self.replay == 1:
             raise ConfigError("replay must be 0 (off) or a buffer size of at least 2 images")
+        unknown = [a for a in self.augmentations if a not in DIFFAUGMENTS]
+        if unknown:
+            raise ConfigError(f"diffaugment: unknown augmentation {unknown[0]!r}; choose from "
+                              f"{', '.join(DIFFAUGMENTS)}, comma-separated (or empty for none)")
+
+    @property
+    def augmentations(self) -> list[str]:
+        return [a.strip() for a in self.diffaugment.split(",") if a.strip()]
 
 
 class CriticOut(NamedTuple):
@@ -226,6 +239,18 @@ class GAN(Model):
         s = self.cfg.instance_noise * max(0.0, 1.0 - step / self.total_steps)
         return x + s * torch.randn_like(x) if s > 0 else x
 
+    def diff_augment(self, x: torch.Tensor) -> torch.Tensor:
+        """DiffAugment's transforms of a batch D is about to see (identity when off): the same random kind of
+        change for real and fake images keeps D from telling them apart by it, and gradients flow to G."""
+        h, w = x.shape[-2:]
+        background = self.input_range[0]  # pad and cut with the darkest value: MNIST's background
+        for name in self.cfg.augmentations:
+            if name == "translation":
+                x = random_crop(x, max(1, round(min(h, w) / 8)), fill=background)
+            else:
+                x = random_cutout(x, max(1, round(min(h, w) / 2)), fill=background)
+        return x
+
     def train_step(self, batch: Batch, step: int) -> dict[str, Any]:
         cfg = self.cfg
         g_turn = (step + 1) % cfg.n_critic == 0  # the generator moves on every n_critic-th step
@@ -291,7 +316,7 @@ class GAN(Model):
         cfg = self.cfg
         if self.replay is not None:
             fake = self.replay.mix(fake)
-        real, fake = self.noisy(real, step), self.noisy(fake, step)
+        real, fake = self.diff_augment(self.noisy(real, step)), self.diff_augment(self.noisy(fake, step))
         r, f = self.d_scores(real, labels, fake, fake_labels)
         loss = self.d_loss(r.score.float(), f.score.float())
         logs: dict[str, Any] = {}
@@ -313,10 +338,10 @@ class GAN(Model):
         """One generator update through the fake batch's graph (D's weights frozen meanwhile)."""
         self.D.requires_grad_(False)  # no weight gradients for D: saves a third of its backward pass
         try:
-            f = self.critic(self.noisy(fake, step), fake_labels)
+            f = self.critic(self.diff_augment(self.noisy(fake, step)), fake_labels)
             if self.cfg.feature_matching:
                 with torch.no_grad():
-                    real_features = self.critic(real, labels).features
+                    real_features = self.critic(self.diff_augment(real), labels).features
                 loss = L.feature_matching_loss(real_features, f.features)
             else:
                 loss = self.g_loss(f.score.float())

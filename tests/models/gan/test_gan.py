@@ -197,6 +197,30 @@ def test_instance_noise_is_added_and_annealed():
     assert torch.equal(seen[4], real)
 
 
+def test_diffaugment_transforms_what_d_sees_in_both_updates():
+    torch.manual_seed(0)
+    model = tiny(diffaugment="translation,cutout")
+    seen = spy_critic(model)
+    real = batch(64).x
+    fake = model.generate(model.sample_latent(64))
+    fake.retain_grad()
+    model.d_step(real, None, fake.detach(), None, step=0)
+    model.g_step(real, None, fake, None, None, step=0)
+    for x, orig in zip(seen, [real, fake, fake]):
+        background = (x == -1).flatten(1).sum(1)  # translation pads and cutout cuts with the background value
+        assert x.shape == orig.shape and not torch.equal(x, orig) and (background >= 9).all()
+    assert (fake.grad != 0).float().mean() > 0.3  # G's gradient flows through the transforms
+    # off by default; a typo is a config error naming the choices
+    plain = tiny()
+    seen = spy_critic(plain)
+    plain.d_step(real, None, real.clone(), None, step=0)
+    assert torch.equal(seen[0], real)
+    with pytest.raises(ConfigError, match="unknown augmentation 'color'.*translation, cutout"):
+        tiny(diffaugment="translation,color")
+    with pytest.raises(ConfigError, match="bigan has no DiffAugment"):
+        tiny("bigan", diffaugment="cutout")
+
+
 def test_feature_matching_replaces_the_adversarial_generator_loss(monkeypatch):
     calls = []
     real_fm = L.feature_matching_loss
