@@ -158,6 +158,8 @@ def _parser() -> argparse.ArgumentParser:
     pt.add_argument("--seed", type=int, help="random seed (default 0)")
     pt.add_argument("--device", type=_device, help="auto, cpu, cuda, cuda:1 ...")
     pt.add_argument("--precision", choices=["fp32", "bf16"])
+    pt.add_argument("--compile", action="store_true", default=None,
+                    help="torch.compile the networks (opt-in; on CPU it did not pay for the default GAN)")
     pt.add_argument("--out", metavar="RUN_DIR", help="run folder (default runs/<model>-<data>-<time>)")
     pt.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", help="config overrides")
     pt.add_argument("--quiet", action="store_true", help="no progress output")
@@ -517,7 +519,7 @@ def cmd_train(args) -> int:
     if args.epochs is not None or args.steps is not None:
         train_settings.pop("epochs", None)
         train_settings.pop("steps", None)
-    for key in ("epochs", "steps", "batch_size", "seed", "device", "precision"):
+    for key in ("epochs", "steps", "batch_size", "seed", "device", "precision", "compile"):
         if getattr(args, key) is not None:
             train_settings[key] = getattr(args, key)
     if args.quiet:

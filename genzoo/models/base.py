@@ -74,6 +74,18 @@ class Model(nn.Module):
     def can_sample(self) -> bool:
         return callable(getattr(self, "sample", None))
 
+    def compile_networks(self) -> list[str]:
+        """torch.compile, in place, each direct sub-network an optimizer trains (the Trainer's `compile`
+        option; call after `configure_optimizers`). In-place compiling keeps the state_dict keys, so
+        checkpoints load with or without it. Returns the compiled networks' names."""
+        trained = {id(p) for opt in self.optimizers.values() for group in opt.param_groups for p in group["params"]}
+        names = []
+        for name, module in self.named_children():
+            if any(id(p) in trained for p in module.parameters()):
+                module.compile(dynamic=False)  # a static graph per batch size (the last batch of an epoch is smaller)
+                names.append(name)
+        return names
+
     # ---- helpers for subclasses ----------------------------------------------------------------
     @property
     def device(self) -> torch.device:

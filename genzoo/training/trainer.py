@@ -45,6 +45,8 @@ class TrainConfig:
     device: str = field("auto", "auto (cuda if available), cpu, cuda, cuda:1, ...")
     precision: Literal["fp32", "bf16"] = field("fp32", "bf16 runs forward passes under autocast")
     channels_last: bool = field(True, "NHWC memory layout for conv nets (faster on CPU and GPU)")
+    compile: bool = field(False, "torch.compile the trained networks (opt-in: the first steps wait for the "
+                                 "compiler; on CPU it made the default GAN slower, README 'GAN time to quality')")
     log_every: int = field(50, "steps between metrics.jsonl rows", ge=1)
     eval_every: int = field(0, "steps between evaluations; 0 = epoch ends within eval_budget (epoch runs) / at "
                                "the end (step runs)", ge=0)
@@ -205,6 +207,8 @@ class Trainer:
         if self.cfg.channels_last:
             self.model.to(memory_format=torch.channels_last)
         self.model.configure_optimizers(self.total_steps)
+        if self.cfg.compile:
+            self.log(f"compiling {', '.join(self.model.compile_networks()) or 'nothing'} with torch.compile")
         if self.dist.enabled:
             self.model.grad_sync = dist.all_reduce_grads
             if state is None:
