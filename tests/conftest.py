@@ -18,6 +18,10 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("GENZOO_SHARED_DATA", ROOT.parent / "shared" / "data"))
 
 torch.set_num_threads(min(2, torch.get_num_threads()))
+# torch.compile's on-disk kernel cache does not tell CPU kernel settings apart: kernels built under the native
+# ones failed when reused under ATEN_CPU_CAPABILITY=avx2 ("tuple args required"), so each setting gets its own
+os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(Path(os.environ.get("TMPDIR", "/tmp")) /
+                                                     f"genzoo-inductor-{torch.backends.cpu.get_cpu_capability()}"))
 
 
 def shared_path(*parts: str) -> Path:
