@@ -25,6 +25,7 @@ __all__ = [
     "gradient_penalty", "dragan_penalty", "r1_penalty",
     "feature_matching_loss",
     "mean_entropy", "marginal_entropy", "d_loss_catgan", "g_loss_catgan", "infogan_info_loss",
+    "reconstruction_energy", "d_loss_ebgan", "pulling_away", "d_loss_began", "began_k_update", "began_convergence",
 ]
 
 Critic = Callable[[torch.Tensor], torch.Tensor]
@@ -197,3 +198,50 @@ def infogan_info_loss(cat_logits: list[torch.Tensor], cat_codes: list[torch.Tens
         nll = 0.5 * ((cont_codes - cont_mean.float()) / log_std.exp()) ** 2 + log_std + 0.5 * math.log(2 * math.pi)
         cont = nll.sum(1).mean()
     return cat, cont
+
+
+# ---- autoencoder discriminators: EBGAN (Zhao et al. 2017) and BEGAN (Berthelot et al. 2017) ------------
+def reconstruction_energy(x: torch.Tensor, reconstruction: torch.Tensor, power: int = 2) -> torch.Tensor:
+    """Per-image energy of an autoencoder discriminator: mean over pixels of |D(x) - x|^power (N).
+
+    EBGAN's D(x) = ||Dec(Enc(x)) - x|| with power 2 (squared error); BEGAN's L(v) = |v - D(v)|^eta with
+    eta = 1 (L1). A mean over pixels rather than a sum keeps margins and gamma independent of the image size.
+    """
+    return (reconstruction.float() - x.float()).abs().pow(power).flatten(1).mean(1)
+
+
+def d_loss_ebgan(real_energy: torch.Tensor, fake_energy: torch.Tensor, margin: float) -> torch.Tensor:
+    """E[D(x)] + E[[m - D(G(z))]^+] (EBGAN Eq. 1): low energy on data, at least m on samples (N each).
+    The generator's side (Eq. 2) is E[D(G(z))], the mean fake energy."""
+    return real_energy.float().mean() + F.relu(margin - fake_energy.float()).mean()
+
+
+def pulling_away(codes: torch.Tensor) -> torch.Tensor:
+    """EBGAN's pulling-away term (Sec. 2.4): the mean squared cosine similarity between the codes (N x F,
+    the encoder's output) of distinct samples in a batch, 1/(N(N-1)) sum_{i != j} cos(S_i, S_j)^2.
+    0 for orthogonal codes, 1 for a batch of one repeated code: the generator minimises it to spread out."""
+    n = codes.shape[0]
+    if n < 2:
+        return codes.new_zeros(())
+    unit = F.normalize(codes.float().flatten(1), dim=1)
+    cos2 = (unit @ unit.T).pow(2)
+    return (cos2.sum() - cos2.diagonal().sum()) / (n * (n - 1))
+
+
+def d_loss_began(real_loss: torch.Tensor, fake_loss: torch.Tensor, k: float | torch.Tensor) -> torch.Tensor:
+    """L(x) - k_t L(G(z_D)) (BEGAN Eq. 4, the discriminator's side; the generator minimises L(G(z_G)))."""
+    return real_loss.float().mean() - k * fake_loss.float().mean()
+
+
+def began_k_update(k: torch.Tensor, real_loss: torch.Tensor, fake_loss: torch.Tensor, gamma: float,
+                   lambda_k: float) -> torch.Tensor:
+    """k_{t+1} = clip(k_t + lambda_k (gamma L(x) - L(G(z_G))), 0, 1): proportional control that keeps
+    E[L(G(z))] = gamma E[L(x)], the equilibrium the diversity ratio gamma asks for (BEGAN Eq. 4)."""
+    return (k + lambda_k * (gamma * real_loss.float().mean() - fake_loss.float().mean())).clamp(0.0, 1.0)
+
+
+def began_convergence(real_loss: torch.Tensor, fake_loss: torch.Tensor, gamma: float) -> torch.Tensor:
+    """M_global = L(x) + |gamma L(x) - L(G(z_G))| (BEGAN Sec. 3.4.1): the paper's measure of convergence,
+    claimed to fall as the samples improve."""
+    real = real_loss.float().mean()
+    return real + (gamma * real - fake_loss.float().mean()).abs()
