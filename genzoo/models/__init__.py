@@ -14,6 +14,6 @@ from genzoo.models import (  # noqa: F401
     vae,
 )
 from genzoo.models.base import Model
-from genzoo.models.gan import bigan, catgan, energy, infogan, lapgan  # noqa: F401  (register themselves)
+from genzoo.models.gan import bigan, catgan, energy, infogan, lapgan, progan  # noqa: F401  (register themselves)
 
 __all__ = ["Model"]

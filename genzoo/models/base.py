@@ -71,6 +71,12 @@ class Model(nn.Module):
         """Training-time augmentation of a uint8 batch (identity by default)."""
         return images
 
+    def phase(self, step: int, batch_size: int) -> str | None:
+        """The name of the training phase that step `step` (0-based, at this batch size) belongs to, or None for a
+        model without phases (the default). A pure function of its arguments; when a phase ends (and at the end of
+        training) the Trainer writes a sample grid named after it (ProGAN: res-008, one per resolution)."""
+        return None
+
     def can_sample(self) -> bool:
         return callable(getattr(self, "sample", None))
 

@@ -523,6 +523,11 @@ class Trainer:
                                          "time (set train.eval_every=STEPS for a fixed cadence)")
                     if cfg.sample_every and self.step % cfg.sample_every == 0:
                         self.write_samples(f"step-{self.step:07d}")
+                    # models with phases (Model.phase): a grid named after each phase when its last step has run
+                    ended = model.phase(self.step - 1, cfg.batch_size)
+                    if ended is not None and (self.step == total or time_up or
+                                              ended != model.phase(self.step, cfg.batch_size)):
+                        self.write_samples(ended)
                     time_due = (not step_runs or not cfg.checkpoint_every) and \
                         time.monotonic() - self._last_ckpt_time > cfg.checkpoint_minutes * 60
                     if (ckpt_every and self.step % ckpt_every == 0) or self._agree(time_due) or stop_now:
