@@ -7,6 +7,7 @@ import math
 from typing import Literal
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 _WEIGHTED = (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)
@@ -103,3 +104,50 @@ def batch_statistics(net: nn.Module):
         net.train(was)
         for b, s in zip(net.buffers(), saved):
             b.copy_(s)
+
+
+SQRT2 = math.sqrt(2.0)
+
+
+# ---- ProGAN (Karras et al. 2018, Sec. 4): pixel norm, equalized learning rate ----------------------------
+def pixel_norm(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """ProGAN Sec. 4.2, Eq. 1: b = a / sqrt(mean_j a_j^2 + eps) over the channels (dim 1) at each pixel."""
+    return x * torch.rsqrt(x.pow(2).mean(1, keepdim=True) + eps)
+
+
+class PixelNorm(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return pixel_norm(x)
+
+
+class EqualizedConv2d(nn.Module):
+    """Sec. 4.1: weights ~ N(0, 1), used as w * gain / sqrt(fan_in), so every layer learns at the same speed
+    under Adam; biases start at 0. Same padding."""
+
+    def __init__(self, cin: int, cout: int, kernel: int, gain: float = SQRT2):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(cout, cin, kernel, kernel))
+        self.bias = nn.Parameter(torch.zeros(cout))
+        self.scale = gain / math.sqrt(cin * kernel * kernel)
+
+    def effective_weight(self) -> torch.Tensor:
+        return self.weight * self.scale
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(x, self.effective_weight(), self.bias, padding=self.weight.shape[-1] // 2)
+
+
+class EqualizedLinear(nn.Module):
+    """A dense layer with the equalized learning rate (see EqualizedConv2d)."""
+
+    def __init__(self, fin: int, fout: int, gain: float = SQRT2):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(fout, fin))
+        self.bias = nn.Parameter(torch.zeros(fout))
+        self.scale = gain / math.sqrt(fin)
+
+    def effective_weight(self) -> torch.Tensor:
+        return self.weight * self.scale
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(x, self.effective_weight(), self.bias)

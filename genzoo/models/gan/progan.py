@@ -45,7 +45,6 @@ graph for every step of a fade-in.
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -57,10 +56,8 @@ from genzoo.config import ConfigError, field
 from genzoo.data.imageset import Batch, DataSpec
 from genzoo.models.gan.core import GAN, CriticOut, GANConfig
 from genzoo.models.gan.networks import FlattenHWC, pyramid
-from genzoo.nn import MinibatchStd
+from genzoo.nn import EqualizedConv2d, EqualizedLinear, MinibatchStd, PixelNorm
 from genzoo.registry import register
-
-SQRT2 = math.sqrt(2.0)
 
 
 @dataclass
@@ -85,50 +82,6 @@ class ProGANConfig(GANConfig):
             if value:
                 raise ConfigError(f"progan has no {key} (its networks grow and use the equalized learning rate); "
                                   f"set {key}={0 if not isinstance(value, bool) else 'false'}")
-
-
-# ---- layers (Sec. 4) -------------------------------------------------------------------------------------
-def pixel_norm(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
-    """Sec. 4.2, Eq. 1: b = a / sqrt(mean_j a_j^2 + eps) over the channels (dim 1) at each pixel."""
-    return x * torch.rsqrt(x.pow(2).mean(1, keepdim=True) + eps)
-
-
-class PixelNorm(nn.Module):
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return pixel_norm(x)
-
-
-class EqualizedConv2d(nn.Module):
-    """Sec. 4.1: weights ~ N(0, 1), used as w * gain / sqrt(fan_in), so every layer learns at the same speed
-    under Adam; biases start at 0. Same padding."""
-
-    def __init__(self, cin: int, cout: int, kernel: int, gain: float = SQRT2):
-        super().__init__()
-        self.weight = nn.Parameter(torch.randn(cout, cin, kernel, kernel))
-        self.bias = nn.Parameter(torch.zeros(cout))
-        self.scale = gain / math.sqrt(cin * kernel * kernel)
-
-    def effective_weight(self) -> torch.Tensor:
-        return self.weight * self.scale
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.conv2d(x, self.effective_weight(), self.bias, padding=self.weight.shape[-1] // 2)
-
-
-class EqualizedLinear(nn.Module):
-    """A dense layer with the equalized learning rate (see EqualizedConv2d)."""
-
-    def __init__(self, fin: int, fout: int, gain: float = SQRT2):
-        super().__init__()
-        self.weight = nn.Parameter(torch.randn(fout, fin))
-        self.bias = nn.Parameter(torch.zeros(fout))
-        self.scale = gain / math.sqrt(fin)
-
-    def effective_weight(self) -> torch.Tensor:
-        return self.weight * self.scale
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.linear(x, self.effective_weight(), self.bias)
 
 
 def drift_penalty(real_scores: torch.Tensor) -> torch.Tensor:

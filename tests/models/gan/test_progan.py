@@ -11,16 +11,8 @@ from torch.testing import assert_close
 import genzoo
 from genzoo.data.imageset import Batch, DataSpec
 from genzoo.errors import ConfigError
-from genzoo.models.gan.progan import (
-    EqualizedConv2d,
-    EqualizedLinear,
-    Growth,
-    ProGANConfig,
-    drift_penalty,
-    pixel_norm,
-    widths,
-)
-from genzoo.nn import MinibatchStd
+from genzoo.models.gan.progan import Growth, ProGANConfig, drift_penalty, widths
+from genzoo.nn import EqualizedConv2d, EqualizedLinear, MinibatchStd, pixel_norm
 from genzoo.training import TrainConfig, Trainer
 from tests.learning import SEED, record
 from tests.models.gan.test_gan import assert_same_state
