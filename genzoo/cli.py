@@ -787,13 +787,11 @@ def cmd_sample(args) -> int:
     model = load_model(run.path, which=args.which, device=_resolve_device(args.device))
     g = torch.Generator().manual_seed(args.seed)
     view = next((v for v in sampling.VIEWS if getattr(args, v) not in (None, False)), None)
-    view = "levels" if args.levels else view  # cli's own view (sampling.VIEWS holds the shared ones)
     if not model.can_sample() and view not in sampling.ENCODER_VIEWS:
         offers = ("retrieval models offer --query IMAGE" if hasattr(model, "rank")
                   else "autoencoders offer --reconstruct and --scatter")
         raise ConfigError(f"{model.name} is not a generative model: it cannot sample ({offers})")
-    view_fn = _levels_view if view == "levels" else sampling.VIEWS[view] if view else sampling.plain
-    x, nrow, *captions = view_fn(model, args, g)
+    x, nrow, *captions = (sampling.VIEWS[view] if view else sampling.plain)(model, args, g)
     if args.out_dir:
         from genzoo.data.images import write_png
         from genzoo.data.imageset import to_uint8
@@ -806,40 +804,11 @@ def cmd_sample(args) -> int:
         print(f"wrote {len(imgs)} images to {out}")
     if args.out or not args.out_dir:
         default = run.samples / f"{view or 'sample'}.png"
-        rows, cols = _levels_labels(model, args) if view == "levels" else sampling.grid_labels(view, model, args)
+        rows, cols = sampling.grid_labels(view, model, args)
         path = save_grid(x, args.out or default, nrow=nrow, value_range=model.input_range, scale=args.scale,
                          row_labels=rows, col_labels=cols, captions=captions[0] if captions else None)
         print(f"wrote {path}")
     return 0
-
-
-LEVELS_PER_ROW = 8  # --levels: samples side by side; more wrap into further blocks of rows
-
-
-def _levels_view(model, args, generator) -> tuple[Any, int]:
-    """`--levels`: `--n` samples at every scale of a pyramid model (each upscaled to the data size), in blocks
-    of LEVELS_PER_ROW columns with a row per scale, coarse to fine (the last row is the sample itself)."""
-    import torch
-
-    if not callable(getattr(model, "sample_levels", None)):
-        raise ConfigError(f"--levels is for pyramid models (lapgan); {model.name} has no levels")
-    with torch.no_grad():
-        levels = model.sample_levels(args.n, generator=generator)
-    per_row, rows = min(args.n, LEVELS_PER_ROW), []
-    for i in range(0, args.n, per_row):
-        for x in levels:
-            block = x[i:i + per_row]
-            pad = per_row - len(block)
-            if pad:  # blank cells finish the last block
-                block = torch.cat([block, block.new_full((pad, *block.shape[1:]), model.input_range[1])])
-            rows.append(block)
-    return torch.cat(rows).cpu(), per_row
-
-
-def _levels_labels(model, args) -> tuple[list[str], None]:
-    """The --levels grid's row labels: each scale's size, repeated per block of samples."""
-    sizes = [f"{h}x{w}" for h, w in model.sizes]
-    return sizes * math.ceil(args.n / min(args.n, LEVELS_PER_ROW)), None
 
 
 def _port(text: str) -> int:

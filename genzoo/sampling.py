@@ -420,8 +420,29 @@ def filters(model, args, generator: torch.Generator) -> tuple[torch.Tensor, int 
     return model.filters(args.n).cpu() * (hi - lo) + lo, 10
 
 
+LEVELS_PER_ROW = 8  # --levels: samples side by side; more wrap into further blocks of rows
+
+
+def levels(model, args, generator: torch.Generator) -> tuple[torch.Tensor, int]:
+    """`--n` samples at every scale of a pyramid model (lapgan), each upscaled to the data size, in blocks of
+    LEVELS_PER_ROW columns with a row per scale, coarse to fine (the last row is the sample itself)."""
+    _need(model, ("sample_levels",), "levels", "pyramid models (lapgan)")
+    with torch.no_grad():
+        scales = model.sample_levels(args.n, generator=generator)
+    per_row, rows = min(args.n, LEVELS_PER_ROW), []
+    for i in range(0, args.n, per_row):
+        for x in scales:
+            block = x[i:i + per_row]
+            if len(block) < per_row:  # blank cells finish the last block
+                block = torch.cat([block, block.new_full((per_row - len(block), *block.shape[1:]),
+                                                         model.input_range[1])])
+            rows.append(block)
+    return torch.cat(rows).cpu(), per_row
+
+
 VIEWS.update(interpolate=interpolate, arithmetic=arithmetic, manifold=manifold, reconstruct=reconstruct,
-             scatter=scatter, class_grid=class_grid, attrs=attrs, codes=codes, query=query, filters=filters)
+             scatter=scatter, class_grid=class_grid, attrs=attrs, codes=codes, query=query, filters=filters,
+             levels=levels)
 # views that work for models which cannot sample (plain autoencoders, retrieval models)
 ENCODER_VIEWS = {"reconstruct", "scatter", "query"}
 
@@ -462,6 +483,8 @@ def grid_labels(view: str | None, model, args) -> tuple[list[str] | None, list[s
         return [class_name(model, int(c)) for c in rows], None
     if view == "reconstruct":
         return ["input", "output"] * math.ceil(args.n / 8), None
+    if view == "levels":
+        return [f"{h}x{w}" for h, w in model.sizes] * math.ceil(args.n / min(args.n, LEVELS_PER_ROW)), None
     if view == "query":
         names = [model.RANKER_NAMES[r] for r in model.RANKERS]
         return names * len(query_files(args.query)), ["query", *map(str, range(1, args.top + 1))]
