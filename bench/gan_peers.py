@@ -1,14 +1,18 @@
 """GAN time-to-quality against the PyTorch-GAN reference scripts, side by side on this machine.
 
     python bench/gan_peers.py setup  [--peer-dir DIR]                        # once: scripts, data, checks
-    python bench/gan_peers.py run    [--systems genzoo,gan,dcgan,wgan_gp] [--seeds 0,1,2] [--marks 60,120,300,600]
+    python bench/gan_peers.py run    [--systems genzoo,gan,dcgan,wgan_gp,genzoo-began,began,...] [--seeds 0,1,2]
+                                     [--marks 60,120,300,600]
                                      [--tag NAME] [--set KEY=VALUE ...]      # trains; keeps samples per mark
     python bench/gan_peers.py score  [--tag NAME ...]                        # scores every kept sample set; table
     python bench/gan_peers.py grid   'LABEL:TAG/RUN/SECONDS' ...             # docs/gan-time-to-quality-mnist.png
+    python bench/gan_peers.py convergence TAG/genzoo-began-sN                # BEGAN's M against FID over a run
 
 Systems: `genzoo` is `genzoo train dcgan --data mnist` with its defaults (plus `--set` overrides: the
-levers), trained in a fresh process of this environment. `gan`, `dcgan`, `wgan_gp` are PyTorch-GAN's
-implementations/<name>/<name>.py at commit PEER_COMMIT, unmodified, with their default arguments,
+levers), trained in a fresh process of this environment; `genzoo-<model>` the same with another model
+(genzoo-began, genzoo-ebgan: compared with the peer script of that name). `gan`, `dcgan`, `wgan_gp`,
+`began`, `ebgan` are PyTorch-GAN's implementations/<name>/<name>.py at commit PEER_COMMIT, unmodified
+(except began.py's one expression that current PyTorch rejects, PEER_PATCHES), with their default arguments,
 run by bench/gan_peer_runner.py in their own virtual environment (torch + torchvision; genzoo itself
 has no torchvision), never copied into this repository. Each run trains until the last mark of
 training wall-clock time and keeps its generator at every mark; 10,000 samples per mark are then
@@ -53,7 +57,10 @@ RESULTS = ROOT / "bench" / "results"
 DATA_DIR = ROOT.parent / "shared" / "data"
 PEER_REPO = "https://github.com/eriklindernoren/PyTorch-GAN"
 PEER_COMMIT = "36d3c77e5ff20ebe0aeefd322326a134a279b93e"
-PEERS = ("gan", "dcgan", "wgan_gp")
+PEERS = ("gan", "dcgan", "wgan_gp", "began", "ebgan")
+# began.py stops at its first step on current PyTorch (`.data[0]` of a 0-dim tensor, its convergence-measure
+# line): setup changes that one expression to `.item()` and nothing else
+PEER_PATCHES = {"began": ("(d_loss_real + torch.abs(diff)).data[0]", "(d_loss_real + torch.abs(diff)).item()")}
 MNIST_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 
 
@@ -69,6 +76,13 @@ def setup(args) -> None:
         archive = subprocess.run(["git", "--git-dir", str(mirror), "archive", PEER_COMMIT, "implementations"],
                                  check=True, capture_output=True).stdout
         subprocess.run(["tar", "-x", "-C", str(impl)], input=archive, check=True)
+    for name, (old, new) in PEER_PATCHES.items():
+        script = impl / "implementations" / name / f"{name}.py"
+        text = script.read_text()
+        if old in text:
+            assert text.count(old) == 1, f"{script}: expected one {old!r}"
+            script.write_text(text.replace(old, new))
+            print(f"patched {script}: {old} -> {new}")
     # torchvision's MNIST reads <root>/MNIST/raw/<file> (uncompressed) and downloads nothing when they exist;
     # the scripts' root is ../../data/mnist from implementations/<name>/
     raw = impl / "data" / "mnist" / "MNIST" / "raw"
@@ -90,7 +104,7 @@ def setup(args) -> None:
 def run(args) -> None:
     peer = Path(args.peer_dir)
     for system in args.systems.split(","):
-        seeds = [int(s) for s in args.seeds.split(",")] if system == "genzoo" else [0]
+        seeds = [int(s) for s in args.seeds.split(",")] if system.startswith("genzoo") else [0]
         for seed in seeds:
             out = peer / "runs" / args.tag / f"{system}-s{seed}"
             if (out / "log.json").is_file() and not args.force:
@@ -99,8 +113,10 @@ def run(args) -> None:
             shutil.rmtree(out, ignore_errors=True)  # --force: a fresh run, not a resume of the old one
             out.mkdir(parents=True)
             t = time.time()
-            if system == "genzoo":
-                cmd = [sys.executable, __file__, "genzoo-train", str(out), "--seed", str(seed), "--marks", args.marks]
+            if system == "genzoo" or system.startswith("genzoo-"):  # genzoo-<model>: another genzoo model
+                model = system.split("-", 1)[1] if "-" in system else "dcgan"
+                cmd = [sys.executable, __file__, "genzoo-train", str(out), "--seed", str(seed), "--marks", args.marks,
+                       "--model", model]
                 cmd += [a for kv in args.set for a in ("--set", kv)] + ["--extra-ema", args.extra_ema]
                 cwd = ROOT
             else:
@@ -283,7 +299,7 @@ def score(args) -> None:
                     if not f.is_file():
                         continue
                     x = load_samples(f)
-                    copies = ("nn",) if system == "genzoo" else ()  # memorization: genzoo's own runs
+                    copies = ("nn",) if system.startswith("genzoo") else ()  # memorization: genzoo's own runs
                     g = score_images(x, refs["genzoo"], ("fid", "kid", "pr", "cls", "modes") + copies,
                                      train=train if copies else None)
                     if best is None or g["fid"] < best[1]["fid"]:
@@ -300,32 +316,34 @@ def score(args) -> None:
 
 
 def ratios(results: dict, tags: list[str], peers_tag: str) -> None:
-    """FID of each genzoo configuration (mean over seeds) over the best peer's at the same mark, both spaces."""
-    rows = [r for k, r in results.items() if k != "floor"]
-    best: dict[tuple, dict] = {}
-    for r in rows:
-        if r["tag"] == peers_tag and r["system"] in PEERS:
-            for space in ("genzoo", "lenet"):
-                cur = best.get((space, r["mark"]))
-                if cur is None or r[space]["fid"] < cur["fid"]:
-                    best[(space, r["mark"])] = {"fid": r[space]["fid"], "system": r["system"]}
-    print("\n| tag | system | minutes | FID / best peer's (genzoo features) | FID / best peer's (LeNet) |")
+    """FID of each genzoo configuration (mean over seeds) over its peer's at the same mark, both spaces: for
+    genzoo-<model> the peer script of the same name (began, ebgan), otherwise the best of the DCGAN-era peers."""
+    rows = [r for r in results.values() if "system" in r]  # not the floor or a convergence table
+
+    def best_peer(space: str, mark: float, peers: tuple[str, ...]) -> dict | None:
+        cands = [r for r in rows if r["tag"] == peers_tag and r["system"] in peers and r["mark"] == mark]
+        b = min(cands, key=lambda r: r[space]["fid"], default=None)
+        return None if b is None else {"fid": b[space]["fid"], "system": b["system"]}
+
+    print("\n| tag | system | minutes | FID / peer's (genzoo features) | FID / peer's (LeNet) |")
     print("|---|---|---|---|---|")
     groups: dict[tuple, list] = {}
     for r in rows:
         if r["tag"] in tags and r["system"].startswith("genzoo"):
             groups.setdefault((r["tag"], r["system"], r["mark"]), []).append(r)
     for (tag, system, mark), rs in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2])):
+        model = system.split("-", 1)[1] if system.startswith("genzoo-") else ""
+        peers = (model,) if model in PEERS else ("gan", "dcgan", "wgan_gp")
         cells = []
         for space in ("genzoo", "lenet"):
-            b = best.get((space, mark))
+            b = best_peer(space, mark, peers)
             mean = float(np.mean([r[space]["fid"] for r in rs]))
             cells.append(f"{mean / b['fid']:.3f} (vs {b['system']} {b['fid']:.3f})" if b else "-")
         print(f"| {tag} | {system} | {mark / 60:g} | {cells[0]} | {cells[1]} |")
 
 
 def table(results: dict, tags: list[str]) -> None:
-    rows = [r for k, r in results.items() if k != "floor" and r["tag"] in tags]
+    rows = [r for r in results.values() if "system" in r and r["tag"] in tags]
     groups: dict[tuple, list] = {}
     for r in rows:
         groups.setdefault((r["tag"], r["system"], r["mark"]), []).append(r)
@@ -350,6 +368,53 @@ def table(results: dict, tags: list[str]) -> None:
               f"{ms([x['recall'] for x in g], '.3f')} | {ms([x['modes'] for x in g], '.1f')} | "
               f"{ms([x['fid'] for x in le], '.2f')} | {ms([x['kid'] * 1e3 for x in le], '.2f')} | "
               f"{ms([x['precision'] for x in le], '.2f')} / {ms([x['recall'] for x in le], '.2f')} | {copies} |")
+
+
+def convergence(args) -> None:
+    """BEGAN's claim (Berthelot et al. 2017, Sec. 3.4.1): its convergence measure M tracks sample quality. M as the
+    run logged it (the mean of `convergence` over the log rows up to each mark's step, since the previous mark) against
+    the FID scored at each mark; Spearman's rank correlation; a figure of both over the steps."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from scipy.stats import spearmanr
+
+    results = json.loads((RESULTS / "gan_peers.json").read_text())
+    run_dir = Path(args.peer_dir) / "runs" / args.run
+    rows = [json.loads(line) for line in (run_dir / "run" / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    rows = [r for r in rows if "convergence" in r]
+    marks = sorted((r for k, r in results.items() if k.startswith(args.run + "/")), key=lambda r: r["mark"])
+    if not marks or not rows:
+        sys.exit(f"no scored marks or no logged `convergence` for {args.run}: run and score it first")
+    table, prev = [], 0
+    for m in marks:
+        window = [r["convergence"] for r in rows if prev < r["step"] <= m["d_steps"]] or \
+                 [min(rows, key=lambda r: abs(r["step"] - m["d_steps"]))["convergence"]]
+        table.append({"mark": m["mark"], "steps": m["d_steps"], "M": float(np.mean(window)),
+                      "fid": m["genzoo"]["fid"], "lenet_fid": m["lenet"]["fid"]})
+        prev = m["d_steps"]
+    rho = spearmanr([t["M"] for t in table], [t["fid"] for t in table]).statistic
+    rho_lenet = spearmanr([t["M"] for t in table], [t["lenet_fid"] for t in table]).statistic
+    print("| seconds | steps | M | FID | LeNet FID |\n|---|---|---|---|---|")
+    for t in table:
+        print(f"| {t['mark']:g} | {t['steps']} | {t['M']:.4f} | {t['fid']:.3f} | {t['lenet_fid']:.2f} |")
+    print(f"Spearman rank correlation of M with FID: {rho:.3f} (genzoo features), {rho_lenet:.3f} (LeNet)")
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.plot([r["step"] for r in rows], [r["convergence"] for r in rows], color="tab:blue", lw=1)
+    ax.set_xlabel("step")
+    ax.set_ylabel("convergence measure M", color="tab:blue")
+    ax2 = ax.twinx()
+    ax2.plot([t["steps"] for t in table], [t["fid"] for t in table], "o-", color="tab:red")
+    ax2.set_yscale("log")
+    ax2.set_ylabel("FID (genzoo MNIST features)", color="tab:red")
+    ax.set_title(f"BEGAN on MNIST: M and FID (Spearman {rho:.2f})")
+    fig.tight_layout()
+    fig.savefig(args.out, dpi=110)
+    print(f"wrote {args.out}")
+    path = RESULTS / "gan_peers.json"
+    results[f"convergence/{args.run}"] = {"table": table, "spearman": rho, "spearman_lenet": rho_lenet}
+    path.write_text(json.dumps(results, indent=2) + "\n")
 
 
 def grid(args) -> None:
@@ -381,7 +446,7 @@ def main() -> None:
         q.add_argument("--data-dir", default=str(DATA_DIR))
         q.add_argument("--peer-python", default=str(Path(peer_dir) / "venv" / "bin" / "python"))
         if q.prog.endswith("run"):
-            q.add_argument("--systems", default="genzoo," + ",".join(PEERS))
+            q.add_argument("--systems", default="genzoo,gan,dcgan,wgan_gp")
             q.add_argument("--seeds", default="0,1,2")
             q.add_argument("--marks", default="60,120,300,600", help="seconds of training wall-clock time")
             q.add_argument("--tag", default="default")
@@ -406,10 +471,15 @@ def main() -> None:
     g.add_argument("--out", default=str(ROOT / "docs" / "gan-time-to-quality-mnist.png"))
     g.add_argument("--per-row", type=int, default=12)
     g.add_argument("--peer-dir", default=peer_dir)
+    c = sub.add_parser("convergence", help="BEGAN: its convergence measure M against FID over a run")
+    c.add_argument("run", help="TAG/RUN, e.g. began/genzoo-began-s0")
+    c.add_argument("--out", default=str(ROOT / "docs" / "began-convergence-vs-fid.png"))
+    c.add_argument("--peer-dir", default=peer_dir)
     args = p.parse_args()
     if args.cmd == "score" and args.tag is None:
         args.tag = ["default"]
-    {"setup": setup, "run": run, "score": score, "genzoo-train": genzoo_train, "grid": grid}[args.cmd](args)
+    {"setup": setup, "run": run, "score": score, "genzoo-train": genzoo_train, "grid": grid,
+     "convergence": convergence}[args.cmd](args)
 
 
 if __name__ == "__main__":
