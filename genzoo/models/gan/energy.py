@@ -14,7 +14,9 @@ EMA, DiffAugment and resume work unchanged; each model replaces the two losses.
   Differs: the energy is a mean over pixels (not a sum), so the margin (1.0) does not grow with image size;
   the DCGAN conv nets with batchnorm (the encoder is DCGAN's D, the decoder DCGAN's G) around a 64-d code
   (the paper's MNIST nets are fully connected and found by a grid search); samples from a generator weight
-  average (ema 0.999).
+  average (ema 0.999). Known defect: on full MNIST these defaults (width 64, bf16) collapse to one grey texture
+  within the first minute (pulling-away term ~0.95: the fakes' codes parallel; README, "Multiscale and
+  energy-based GANs"); tiny width-16 runs in float32 do learn MNIST's background (the learning test).
 - `began` (Berthelot, Schumm & Metz 2017, "BEGAN: Boundary Equilibrium GANs"): energy L(v) = mean |v - D(v)|
   (eta = 1); D minimises L(x) - k_t L(G(z)), G minimises L(G(z)); k_t (a buffer, so resume is exact) follows
   k <- clip(k + lambda_k (gamma L(x) - L(G(z))), 0, 1), lambda_k 0.001, gamma 0.5, k_0 0 (Eq. 4), which holds
