@@ -85,6 +85,9 @@ class EnergyGAN(GAN):
     def build_discriminator(self) -> nn.Module:
         return AutoencoderCritic(self.cfg, self.spec.shape, self.cfg.code_dim, self.energy_power)
 
+    def g_loss(self, fake: torch.Tensor) -> torch.Tensor:
+        return fake.mean()  # EBGAN Eq. 2 and BEGAN Eq. 4 alike: G lowers the energy of its samples
+
     @torch.no_grad()
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
         """The discriminator's reconstruction of images x in [-1, 1] (what it considers data-like)."""
@@ -106,9 +109,6 @@ class EBGAN(EnergyGAN):
 
     def d_loss(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         return L.d_loss_ebgan(real, fake, self.cfg.margin)
-
-    def g_loss(self, fake: torch.Tensor) -> torch.Tensor:
-        return fake.mean()
 
     def extra_g_loss(self, fake: CriticOut, fake_labels, z: torch.Tensor) -> tuple[torch.Tensor | None, dict]:
         if not self.cfg.pt_weight:
@@ -145,9 +145,6 @@ class BEGAN(EnergyGAN):
 
     def d_loss(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         return L.d_loss_began(real, fake, self.k)
-
-    def g_loss(self, fake: torch.Tensor) -> torch.Tensor:
-        return fake.mean()
 
     def train_step(self, batch: Batch, step: int) -> dict[str, Any]:
         logs = super().train_step(batch, step)
