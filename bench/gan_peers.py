@@ -58,6 +58,7 @@ DATA_DIR = ROOT.parent / "shared" / "data"
 PEER_REPO = "https://github.com/eriklindernoren/PyTorch-GAN"
 PEER_COMMIT = "36d3c77e5ff20ebe0aeefd322326a134a279b93e"
 PEERS = ("gan", "dcgan", "wgan_gp", "began", "ebgan")
+DCGAN_ERA_PEERS = PEERS[:3]  # what genzoo's default dcgan is compared with
 # began.py stops at its first step on current PyTorch (`.data[0]` of a 0-dim tensor, its convergence-measure
 # line): setup changes that one expression to `.item()` and nothing else
 PEER_PATCHES = {"began": ("(d_loss_real + torch.abs(diff)).data[0]", "(d_loss_real + torch.abs(diff)).item()")}
@@ -100,6 +101,11 @@ def setup(args) -> None:
     print(f"peer scripts in {impl / 'implementations'} at {PEER_COMMIT[:10]}; MNIST in {raw}; peer torch/vision {out}")
 
 
+def genzoo_model(system: str) -> str:
+    """The genzoo model a system runs: genzoo-<model> -> <model>; "" for plain genzoo (the default dcgan)."""
+    return system.split("-", 1)[1] if system.startswith("genzoo-") else ""
+
+
 # ---- run ---------------------------------------------------------------------------------------------
 def run(args) -> None:
     peer = Path(args.peer_dir)
@@ -114,9 +120,8 @@ def run(args) -> None:
             out.mkdir(parents=True)
             t = time.time()
             if system == "genzoo" or system.startswith("genzoo-"):  # genzoo-<model>: another genzoo model
-                model = system.split("-", 1)[1] if "-" in system else "dcgan"
                 cmd = [sys.executable, __file__, "genzoo-train", str(out), "--seed", str(seed), "--marks", args.marks,
-                       "--model", model]
+                       "--model", genzoo_model(system) or "dcgan"]
                 cmd += [a for kv in args.set for a in ("--set", kv)] + ["--extra-ema", args.extra_ema]
                 cwd = ROOT
             else:
@@ -332,8 +337,8 @@ def ratios(results: dict, tags: list[str], peers_tag: str) -> None:
         if r["tag"] in tags and r["system"].startswith("genzoo"):
             groups.setdefault((r["tag"], r["system"], r["mark"]), []).append(r)
     for (tag, system, mark), rs in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2])):
-        model = system.split("-", 1)[1] if system.startswith("genzoo-") else ""
-        peers = (model,) if model in PEERS else ("gan", "dcgan", "wgan_gp")
+        model = genzoo_model(system)
+        peers = (model,) if model in PEERS else DCGAN_ERA_PEERS
         cells = []
         for space in ("genzoo", "lenet"):
             b = best_peer(space, mark, peers)
@@ -446,7 +451,7 @@ def main() -> None:
         q.add_argument("--data-dir", default=str(DATA_DIR))
         q.add_argument("--peer-python", default=str(Path(peer_dir) / "venv" / "bin" / "python"))
         if q.prog.endswith("run"):
-            q.add_argument("--systems", default="genzoo,gan,dcgan,wgan_gp")
+            q.add_argument("--systems", default=",".join(("genzoo", *DCGAN_ERA_PEERS)))
             q.add_argument("--seeds", default="0,1,2")
             q.add_argument("--marks", default="60,120,300,600", help="seconds of training wall-clock time")
             q.add_argument("--tag", default="default")
