@@ -14,20 +14,36 @@ EMA, DiffAugment and resume work unchanged; each model replaces the two losses.
   Differs: the energy is a mean over pixels (not a sum), so the margin (1.0) does not grow with image size;
   the DCGAN conv nets with batchnorm (the encoder is DCGAN's D, the decoder DCGAN's G) around a 64-d code
   (the paper's MNIST nets are fully connected and found by a grid search); samples from a generator weight
-  average (ema 0.999). Known defect: on full MNIST these defaults (width 64, bf16) collapse to one grey texture
-  within the first minute (pulling-away term ~0.95: the fakes' codes parallel; README, "Multiscale and
-  energy-based GANs"); tiny width-16 runs in float32 do learn MNIST's background (the learning test).
+  average (ema 0.999); G's gradient reaches its samples only through D's reconstruction (`g_gradient`, below).
 - `began` (Berthelot, Schumm & Metz 2017, "BEGAN: Boundary Equilibrium GANs"): energy L(v) = mean |v - D(v)|
   (eta = 1); D minimises L(x) - k_t L(G(z)), G minimises L(G(z)); k_t (a buffer, so resume is exact) follows
-  k <- clip(k + lambda_k (gamma L(x) - L(G(z))), 0, 1), lambda_k 0.001, gamma 0.5, k_0 0 (Eq. 4), which holds
+  k <- clip(k + lambda_k (gamma L(x) - L(G(z))), 0, 1), lambda_k 0.001, k_0 0 (Eq. 4), which holds
   L(G(z)) at gamma L(x). The convergence measure M = L(x) + |gamma L(x) - L(G(z))| (Sec. 3.4.1) is logged every
   step as `convergence`, with `k`. Paper: no batchnorm, ELU, nearest-upsampling 3x3 conv decoder (the
   generator has the decoder's architecture), 64-d code and z ~ U(-1, 1), Adam 1e-4 betas (0.5, 0.999) halved
   when M stalls, batch 16. Differs: the DCGAN conv nets with batchnorm in G and in both halves of D (without
   it, with DCGAN's N(0, 0.02) init, D's autoencoder stalled at drawing the background, L(x) = 0.26 for 600
   steps; with Xavier init the samples were still grey after 600 tiny steps, with batchnorm dark: 0.66 of
-  pixels), a constant learning rate 2e-4, batch 64, samples from a generator weight average (ema 0.999); as the
-  authors' code, k_t is updated from the losses of the discriminator's batch (z_D = z_G).
+  pixels), a constant learning rate 2e-4, batch 64, samples from a generator weight average (ema 0.999),
+  gamma 0.75 (paper 0.3-0.7, its figures mostly 0.5; PyTorch-GAN's began.py 0.75): on full MNIST after 2 minutes,
+  FID 213 with gamma 0.5 (k_t ~0 throughout: L(G(z)) was below gamma L(x) from the start, so D never pushed the
+  samples; class-histogram KL 2.13, nearly one class) against 34 with 0.75 (KL 0.72); as the authors' code,
+  k_t is updated from the losses of the discriminator's batch (z_D = z_G).
+
+G's gradient (`g_gradient`). Both papers' generator loss is the energy of its samples, E(x) = |D(x) - x|^p with
+x = G(z), differentiated in full: dE/dx = p |r - x|^(p-1) sign(r - x) (J_D(x) - I) / pixels with r = D(x). The -I
+part moves each sample towards D's reconstruction of it, and a D that has learnt to reconstruct fakes badly
+maps them all near one blurry image: on full MNIST the full-gradient EBGAN collapsed to it within the first
+minute (FID 124-179 at 90 s for the default and eight variations: width and code size, code size, margin,
+PT weight, D's lr, no normalisation in D, no weight average, the margin's hinge on the batch mean; one class;
+pulling-away term 0.3-0.95). With
+`g_gradient=reconstruction` (ebgan's default) x is a constant target and the gradient reaches G only through
+J_D: G moves its samples where D reconstructs them well, which is where the data is. Same 90 s: FID 9.3 and
+59.7 (seeds 0 and 1; class-histogram KL 0.11 and 0.52), and 7.8 without the pulling-away term, so the gradient
+path, not PT, keeps it from collapsing. PyTorch-GAN's ebgan.py computes its G loss this way (the sample
+detached as the target). began keeps the full gradient (its paper's and began.py's): with the detached target
+and gamma 0.75 its samples collapsed (FID 164 at 2 minutes against 34, one class). Bench figures: README,
+"Multiscale and energy-based GANs".
 """
 
 from __future__ import annotations
@@ -49,12 +65,14 @@ from genzoo.registry import register
 class AutoencoderCritic(nn.Module):
     """D(x) = energy of x under an autoencoder: forward returns (N x 1 energies, N x code_dim codes)."""
 
-    def __init__(self, cfg: GANConfig, shape: tuple[int, int, int], code_dim: int, power: int):
+    def __init__(self, cfg: GANConfig, shape: tuple[int, int, int], code_dim: int, power: int,
+                 detach_target: bool = False):
         super().__init__()
         # the core's discriminator with a code-sized head is the encoder, its generator the decoder
         self.encoder = build_discriminator(cfg.arch, shape, cfg.d_width, cfg.d_norm, code_dim, False, cfg.d_hidden)
         self.decoder = build_generator(cfg.arch, code_dim, shape, cfg.d_width, cfg.d_norm, cfg.d_hidden)
         self.power = power
+        self.detach_target = detach_target
 
     def reconstruct(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         code, _ = self.encoder(x)
@@ -62,13 +80,19 @@ class AutoencoderCritic(nn.Module):
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         rec, code = self.reconstruct(x)
-        return L.reconstruction_energy(x, rec, self.power)[:, None], code
+        # the same energy either way; detached, a gradient reaches x only through the reconstruction
+        target = x.detach() if self.detach_target else x
+        return L.reconstruction_energy(target, rec, self.power)[:, None], code
 
 
 @dataclass
 class EnergyGANConfig(GANConfig):
     loss: Literal["energy"] = field("energy", "the model's own energy losses (see `genzoo list` and the docstring)")
     code_dim: int = field(64, "size of the autoencoder discriminator's code", ge=1)
+    g_gradient: Literal["reconstruction", "full"] = field(
+        "full", "how G's loss, the energy |D(G(z)) - G(z)|^p of its samples, reaches G: reconstruction = "
+                          "only through D's reconstruction (the sample as the target is a constant), full = also "
+                          "through the target (the papers' loss as written; collapsed EBGAN on MNIST)")
 
     def validate(self) -> None:
         super().validate()
@@ -83,7 +107,9 @@ class EnergyGAN(GAN):
     energy_power = 2
 
     def build_discriminator(self) -> nn.Module:
-        return AutoencoderCritic(self.cfg, self.spec.shape, self.cfg.code_dim, self.energy_power)
+        cfg = self.cfg
+        return AutoencoderCritic(cfg, self.spec.shape, cfg.code_dim, self.energy_power,
+                                 detach_target=cfg.g_gradient == "reconstruction")
 
     def g_loss(self, fake: torch.Tensor) -> torch.Tensor:
         return fake.mean()  # EBGAN Eq. 2 and BEGAN Eq. 4 alike: G lowers the energy of its samples
@@ -103,7 +129,7 @@ class EBGANConfig(EnergyGANConfig):
 
 @register("ebgan", config=EBGANConfig, family="gan",
           description="Energy-based GAN (Zhao et al. 2017): autoencoder D, margin loss, pulling-away term",
-          preset=_DCGAN, train_defaults={**_CONV_TRAIN, "steps": 3600})
+          preset={**_DCGAN, "g_gradient": "reconstruction"}, train_defaults={**_CONV_TRAIN, "steps": 3600})
 class EBGAN(EnergyGAN):
     """EBGAN (see the module doc)."""
 
@@ -119,8 +145,8 @@ class EBGAN(EnergyGAN):
 
 @dataclass
 class BEGANConfig(EnergyGANConfig):
-    gamma: float = field(0.5, "diversity ratio gamma = E L(G(z)) / E L(x) that k_t holds (paper: 0.3-0.7)",
-                         gt=0, le=1)
+    gamma: float = field(0.75, "diversity ratio gamma = E L(G(z)) / E L(x) that k_t holds (paper: 0.3-0.7; "
+                               "PyTorch-GAN: 0.75)", gt=0, le=1)
     lambda_k: float = field(0.001, "proportional gain of the k_t update", ge=0)
     k0: float = field(0.0, "initial k_t", ge=0, le=1)
 

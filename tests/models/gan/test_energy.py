@@ -35,6 +35,28 @@ def test_discriminator_scores_images_by_their_reconstruction_error(name, power):
     assert torch.equal(out.features, model.D.encoder(x)[0])
 
 
+def test_generators_gradient_reaches_the_sample_only_through_the_reconstruction_by_default():
+    """g_gradient=reconstruction: the energy |D(x) - x|^2 is differentiated with x as the target held constant;
+    full adds the target's own term d/dx mean((r - x)^2) = -2 (r - x) / pixels, r held fixed."""
+    model = tiny("ebgan")
+    assert model.cfg.g_gradient == "reconstruction" and model.D.detach_target
+    x = batch(4).x
+
+    def energy_and_grad(detach_target):
+        model.D.detach_target = detach_target
+        v = x.clone().requires_grad_(True)
+        energy = model.critic(v).score
+        return energy.detach(), torch.autograd.grad(energy.sum(), v)[0]
+
+    e_rec, g_rec = energy_and_grad(True)
+    e_full, g_full = energy_and_grad(False)
+    assert_close(e_rec, e_full)  # the same energy, another gradient
+    r = model.reconstruct(x)
+    assert_close(g_full - g_rec, -2 * (r - x) / x[0].numel(), rtol=1e-4, atol=1e-7)
+    assert g_rec.abs().sum() > 0
+    assert not tiny("ebgan", g_gradient="full").D.detach_target
+
+
 def test_ebgan_updates_follow_the_margin_loss_and_the_pulling_away_term():
     """A few D updates on one batch lower the real energy and raise the fake one; G's update lowers the energy of
     its samples; the logged pulling-away term is that of the codes of the fake batch."""
