@@ -30,13 +30,16 @@ genzoo's defaults and deliberate differences:
 - coarse level: genzoo's fc nets (three hidden LeakyReLU layers of 2w, 4w, 8w units with batchnorm in G, tanh
   output; D 4w, 2w units, no dropout) with w = `coarse_g_width` / `coarse_d_width` = 128 (G 256-512-1024,
   D 512-256: about the paper's sizes), instead of the paper's two ReLU layers with dropout in D.
-- finer levels: the paper's layout, 64 channels instead of 128 (G's middle 7x7 conv dominates a step and costs
-  4x as much at 128 on a CPU); D's convs are padded ("same" then strided), so any level size works (the
-  code's unpadded 5x5 convs need sides of at least 9); D sees [h, l] as channels (the paper's
-  D(h, l); the released code feeds D the sum l + h). Generated images are clamped to [-1, 1] at every level,
-  the range of every real low-pass image, so the next level is conditioned on what it trained on.
-- optimisation: Adam 2e-4, betas (0.5, 0.999) (DCGAN's) instead of SGD with momentum schedules; all levels in
-  one run (`joint`) instead of separate runs; optional generator weight averaging (`ema`) for sampling.
+- finer levels: the paper's layout, 32 channels instead of 128 (G's middle 7x7 conv dominates a step: its cost
+  grows with the square of the width). On full MNIST, 2 minutes on 2 CPU cores: width 64 in float32 made 174
+  steps (FID 61.1), in bf16 316 (53.3, with ema), width 32 in bf16 719 (34.6). D's convs are padded ("same"
+  then strided), so any level size works (the code's unpadded 5x5 convs need sides of at least 9); D sees
+  [h, l] as channels (the paper's D(h, l); the released code feeds D the sum l + h). Generated images are
+  clamped to [-1, 1] at every level, the range of every real low-pass image, so the next level is conditioned
+  on what it trained on.
+- optimisation: Adam 2e-4, betas (0.5, 0.999) (DCGAN's) instead of SGD with momentum schedules, bf16 autocast on
+  CPU (as genzoo's conv GANs; the real pyramid is built in float32); all levels in one run (`joint`) instead
+  of separate runs; optional generator weight averaging (`ema`) for sampling.
   Images in [-1, 1] as every genzoo GAN (the code normalises each channel to zero mean, unit variance).
 
 `genzoo eval` reports the sample metrics of every GAN (FID, KID, precision/recall). The paper measured
@@ -182,8 +185,8 @@ class LAPGANConfig:
     z_dist: Literal["normal", "uniform"] = field("uniform", "prior of the coarse latent and the noise planes")
     coarse_g_width: int = field(128, "coarse fc generator: hidden layers of 2w, 4w, 8w units", ge=1)
     coarse_d_width: int = field(128, "coarse fc discriminator: hidden layers of 4w, 2w units", ge=1)
-    g_width: int = field(64, "channels of the finer levels' generator convs (paper's code: 128)", ge=1)
-    d_width: int = field(64, "channels of the finer levels' discriminator convs (paper's code: 128)", ge=1)
+    g_width: int = field(32, "channels of the finer levels' generator convs (paper's code: 128)", ge=1)
+    d_width: int = field(32, "channels of the finer levels' discriminator convs (paper's code: 128)", ge=1)
     d_dropout: float = field(0.5, "dropout before the finer discriminators' heads", ge=0, lt=1)
     loss: Loss = field("nonsaturating", "GAN objective of every level: nonsaturating, minimax, lsgan, "
                                         "wasserstein or hinge")
@@ -222,7 +225,7 @@ class LAPGANConfig:
 @register("lapgan", config=LAPGANConfig, family="gan",
           description="Laplacian pyramid of GANs (Denton et al. 2015): a coarse GAN, then conditional GANs "
                       "adding each finer band",
-          train_defaults={"steps": 3000, "batch_size": 64, "sample_every": 500, "precision": "fp32"})
+          train_defaults={"steps": 3000, "batch_size": 64, "sample_every": 500, "precision": "bf16"})
 class LAPGAN(Model):
     """A Laplacian pyramid of GANs (see the module doc): `levels[0]` the coarse GAN, `levels[k]` the k-th finer."""
 
