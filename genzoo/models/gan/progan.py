@@ -26,11 +26,15 @@ the current resolution), clamped to [-1, 1], from the averaged generator. The Tr
 resolution, samples/res-RRR.png, when that resolution's last step has run (`Model.phase`).
 
 Deliberate differences from the paper (CelebA-HQ 1024x1024 on 8 GPUs), sized for a CPU:
-- widths: `g_width`/`d_width` channels (default 128; paper 512) up to the resolution `halve_at`, halving with
+- widths: `g_width`/`d_width` channels (default 64; paper 512) up to the resolution `halve_at`, halving with
   each doubling from there (default 16; paper 64: 512 up to 32x32, then 256, 128, ... 16 at 1024);
-  z_dim 128 (paper 512, the base width).
-- schedule: 24k + 24k images per phase (paper 800k + 800k), 4000 steps of 64 by default: the full schedule
-  of 28x28 data ends at step 1875 (32x32: 2625, 64x64: 3375) and the rest stabilises the last resolution.
+  z_dim 128 (paper 512, the base width). At width 128, 5 minutes on 2 CPU cores made 617 steps on MNIST and never
+  left 14x14; width 64 makes 753 steps in 3 minutes (bf16), past the 28x28 fade-in.
+- schedule: 12k + 12k images per phase (paper 800k + 800k), 4000 steps of 64 by default: the full schedule
+  of 28x28 data ends at step 750 (32x32: 1125, 64x64: 1500; 3 minutes on 2 CPU cores for 28x28) and the
+  rest stabilises the last resolution.
+- bf16 autocast on CPU (the conv GANs' default): 19% more steps in 3 minutes than float32 at the same FID
+  (86.0 vs 88.5 on MNIST, one seed, mid fade-in to 28x28).
 - batch size 64 at every resolution (paper: 16, lowered to 14, 6 and 3 at 256-1024 pixels for memory; the
   phase lengths count images, so another batch size keeps the schedule). With data parallelism the images are
   counted per process.
@@ -63,9 +67,9 @@ from genzoo.registry import register
 @dataclass
 class ProGANConfig(GANConfig):
     # the core's width keys, with what they mean here
-    g_width: int = field(128, "generator channels at the base resolution and up to halve_at (paper: 512)", ge=1)
-    d_width: int = field(128, "discriminator channels at the base resolution and up to halve_at (paper: 512)", ge=1)
-    schedule: tuple[int, int] = field((24000, 24000), "images shown in each fade-in phase and in each stabilise "
+    g_width: int = field(64, "generator channels at the base resolution and up to halve_at (paper: 512)", ge=1)
+    d_width: int = field(64, "discriminator channels at the base resolution and up to halve_at (paper: 512)", ge=1)
+    schedule: tuple[int, int] = field((12000, 12000), "images shown in each fade-in phase and in each stabilise "
                                                       "phase (paper: 800000,800000)")
     halve_at: int = field(16, "resolution from which the channels halve with each doubling (paper: 64)", ge=1)
     eps_drift: float = field(0.001, "weight of the drift term eps * E[D(real)^2] in D's loss", ge=0)
@@ -75,7 +79,7 @@ class ProGANConfig(GANConfig):
         fade, stable = self.schedule
         if fade < 1 or stable < 1:
             raise ConfigError(f"schedule: every phase must show at least 1 image, got fade-in {fade} and stabilise "
-                              f"{stable}; give two positive image counts, e.g. schedule=24000,24000")
+                              f"{stable}; give two positive image counts, e.g. schedule=12000,12000")
         refused = {"replay": self.replay, "spectral_norm": self.spectral_norm, "g_hidden": self.g_hidden,
                    "d_hidden": self.d_hidden}
         for key, value in refused.items():
@@ -211,10 +215,10 @@ def _check_size(h: int, w: int) -> tuple[int, int, int]:
 
 @register("progan", config=ProGANConfig, family="gan",
           description="Progressive growing of GANs (Karras et al. 2018): fade-in of each resolution, WGAN-GP + drift",
-          preset={"g_width": 128, "d_width": 128, "z_dim": 128, "d_norm": "none", "g_norm": "none",
+          preset={"g_width": 64, "d_width": 64, "z_dim": 128, "d_norm": "none", "g_norm": "none",
                   "minibatch_std": True, "loss": "wasserstein", "penalty": "gp", "penalty_weight": 10.0,
                   "n_critic": 1, "lr_g": 1e-3, "lr_d": 1e-3, "betas": (0.0, 0.99), "ema": 0.999},
-          train_defaults={"steps": 4000, "batch_size": 64, "sample_every": 0, "precision": "fp32"})
+          train_defaults={"steps": 4000, "batch_size": 64, "sample_every": 0, "precision": "bf16"})
 class ProGAN(GAN):
     """Progressive GAN on the GAN core: its own growing networks, critic and generator calls at the current
     resolution, the drift term as the extra D loss (see the module doc)."""

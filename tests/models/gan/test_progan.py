@@ -218,7 +218,7 @@ def test_reachable_sizes_build(size, sizes):
 def test_bad_schedule_and_refused_keys():
     with pytest.raises(ConfigError, match="schedule: every phase must show at least 1 image.*fade-in 0"):
         ProGANConfig(schedule=(0, 100)).validate()
-    with pytest.raises(ConfigError, match="stabilise 0.*schedule=24000,24000"):
+    with pytest.raises(ConfigError, match="stabilise 0.*schedule=12000,12000"):
         genzoo.registry.make_config("progan", {"schedule": "100,0"})
     with pytest.raises(ConfigError, match="expected 2 comma-separated values"):
         genzoo.registry.make_config("progan", {"schedule": "100"})
