@@ -3,6 +3,8 @@
     python bench/gan.py speed [--data mnist --data-dir ../shared/data] [--steps 300]
     python bench/gan.py presets [--minutes 3] [--models gan,dcgan,...]   (full MNIST from ../shared/data)
     python bench/gan.py budget [--minutes 5]
+    python bench/gan.py table  --data mnist,fashion-mnist,cifar10-jpeg --models dcgan,lapgan,progan,ebgan,began
+                               --minutes 10 [--seeds 0] [--set MODEL:KEY=VALUE ...] [--figure]
 
 speed: images/s of one DCGAN training step at batch 64 on MNIST 28x28 and 32x32 (bilinear resize),
 (a) driven by genzoo's Trainer (in-memory uint8 batches, no per-step host syncs, channels_last,
@@ -15,6 +17,13 @@ PyTorch DCGAN example): a per-sample Dataset returning normalised tensors (what 
 presets: each GAN preset trained for a fixed training-time budget on full MNIST, then FID, KID,
 precision/recall and the class-histogram KL of 10,000 samples in the shipped MNIST classifier's
 features (genzoo.metrics). Writes bench/results/gan_presets.json.
+
+table: the GAN zoo per dataset at a training-time budget (issue "multiscale and energy-based GANs"): each
+model with its registered defaults on each dataset for `--minutes`, then FID, KID, precision/recall and
+class-histogram KL of 10,000 samples against the test split in that dataset's domain features, beside the
+floor (10,000 real training images scored the same way) and `dcgan` at the same budget (FID ratio). Each
+run keeps a grid of 64 samples (bench/results/gan-table/DATA/MODEL-Mmin-sS.png); `--figure` writes one
+labelled row of samples per model to docs/gan-table-DATA-Mmin.png. Writes bench/results/gan_table.json.
 
 budget: the headline comparison. genzoo's DCGAN and the plain loop above train the same networks for
 the same wall-clock budget; the samples of each are scored the same way. Writes bench/results/gan_budget.json.
@@ -182,6 +191,80 @@ def presets(args) -> None:
               f"{r['precision']:.3f} | {r['recall']:.3f} | {r.get('class_kl', float('nan')):.3f} |")
 
 
+# ---- table: models x datasets at one budget, against the floor and dcgan --------------------------------
+def table(args) -> None:
+    from genzoo.data.grid import save_grid
+    from genzoo.metrics import evaluate_images, evaluate_model
+
+    results = _read("gan_table.json")
+    overrides: dict[str, dict[str, str]] = {}
+    for item in args.set:  # MODEL:KEY=VALUE (strings: the config coerces them as `--set` does)
+        model, assignment = item.split(":", 1)
+        key, value = assignment.split("=", 1)
+        overrides.setdefault(model, {})[key] = value
+    metrics = "fid,kid,pr,cls"
+    for data in args.data.split(","):
+        train = genzoo.load_data(data, data_dir=args.data_dir)
+        test = genzoo.load_data(data, split="test", data_dir=args.data_dir)
+        if f"{data}/floor" not in results:
+            pick = torch.randperm(len(train), generator=torch.Generator().manual_seed(0))[:args.n]
+            results[f"{data}/floor"] = {"data": data, "model": "floor", **evaluate_images(train.images[pick], test,
+                                                                                        metrics=metrics)}
+            _write("gan_table.json", results)
+        for name in args.models.split(","):
+            for seed in map(int, args.seeds.split(",")):
+                key = f"{data}/{name}@{args.minutes:g}min/s{seed}"
+                if key in results and not args.force:
+                    continue
+                sets = overrides.get(name, {})
+                model = genzoo.build(name, train.spec, seed=seed, **sets)
+                cfg = TrainConfig(**{**genzoo.registry.get(name).train_defaults, "steps": 10**7, "seed": seed,
+                                     "max_minutes": args.minutes, "progress": False, "log_every": 500,
+                                     "sample_every": 0, "eval_every": 0})
+                run = RESULTS / "gan-table" / data / f"{name}-{args.minutes:g}min-s{seed}"
+                summary = Trainer(model, train, cfg, run_dir=run, eval_data=None).fit()
+                res = evaluate_model(model, test, n=args.n, metrics=metrics)
+                shown = model.sample(64, generator=torch.Generator().manual_seed(0))
+                torch.save(shown, run / "shown.pt")  # the grid's images, for the figure
+                grid = save_grid(shown, run.parent / f"{run.name}.png", nrow=8)
+                results[key] = {"data": data, "model": name, "seed": seed, "minutes": args.minutes, "sets": sets,
+                                "steps": summary["step"], "images_per_s": summary["images_per_s"], **res,
+                                "run": str(run), "grid": str(grid)}
+                print(key, json.dumps(results[key]), flush=True)
+                _write("gan_table.json", results)
+        if args.figure:
+            table_figure(results, data, args.minutes, args.models.split(","))
+    print_table(results, args.minutes)
+
+
+def table_figure(results: dict, data: str, minutes: float, models: list[str], per_row: int = 12) -> None:
+    """docs/gan-table-DATA-Mmin.png: a row of seed 0's samples per model, labelled with the model and its FID."""
+    from genzoo.data.grid import save_grid
+
+    rows, labels = [], []
+    for name in models:
+        r = results.get(f"{data}/{name}@{minutes:g}min/s0")
+        if r is not None:
+            rows.append(torch.load(Path(r["run"]) / "shown.pt")[:per_row])
+            labels.append(f"{name}  FID {r['fid']:.1f}")
+    out = RESULTS.parents[1] / "docs" / f"gan-table-{data}-{minutes:g}min.png"
+    print(f"wrote {save_grid(torch.cat(rows), out, nrow=per_row, row_labels=labels)}")
+
+
+def print_table(results: dict, minutes: float) -> None:
+    """Per dataset: the floor, then each model's runs at `minutes`, with FID over dcgan's mean FID."""
+    print("\n| data | model | seed | steps | FID | KID x1000 | precision | recall | class KL | FID / dcgan's |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for data in dict.fromkeys(r["data"] for r in results.values()):
+        rows = [r for r in results.values() if r["data"] == data and r.get("minutes", minutes) == minutes]
+        ref = [r["fid"] for r in rows if r["model"] == "dcgan"]
+        for r in rows:
+            ratio = f"{r['fid'] / np.mean(ref):.2f}" if ref and "seed" in r else ""
+            print(f"| {data} | {r['model']} | {r.get('seed', '')} | {r.get('steps', '')} | {r['fid']:.2f} | "
+                  f"{r['kid'] * 1000:.2f} | {r['precision']:.3f} | {r['recall']:.3f} | "
+                  f"{r.get('class_kl', float('nan')):.3f} | {ratio} |")
+
+
 # ---- budget: genzoo's DCGAN vs the plain loop, same networks, same training-time budget -------------------
 def budget(args) -> None:
     """Both loops train the same DCGAN for `--minutes`; FID etc. of 10k samples from each."""
@@ -215,6 +298,10 @@ def budget(args) -> None:
               f"{r['recall']:.3f} | {r.get('class_kl', float('nan')):.3f} |")
 
 
+def _read(name: str) -> dict:
+    return json.loads((RESULTS / name).read_text()) if (RESULTS / name).is_file() else {}
+
+
 def _write(name: str, obj) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / name).write_text(json.dumps(obj, indent=2) + "\n")
@@ -240,8 +327,18 @@ def main() -> None:
         if name == "presets":
             q.add_argument("--models", default=",".join(PRESETS))
             q.add_argument("--force", action="store_true", help="retrain models already in the JSON")
+    t = sub.add_parser("table")
+    t.add_argument("--data", default="mnist,fashion-mnist,cifar10-jpeg")
+    t.add_argument("--data-dir", default=str(Path(__file__).resolve().parents[2] / "shared" / "data"))
+    t.add_argument("--models", default="dcgan,lapgan,progan,ebgan,began")
+    t.add_argument("--minutes", type=float, default=10.0)
+    t.add_argument("--seeds", default="0")
+    t.add_argument("--n", type=int, default=10000, help="samples scored")
+    t.add_argument("--set", action="append", default=[], help="MODEL:KEY=VALUE, a config override (repeatable)")
+    t.add_argument("--figure", action="store_true", help="also write docs/gan-table-DATA-Mmin.png")
+    t.add_argument("--force", action="store_true", help="retrain runs already in the JSON")
     args = p.parse_args()
-    {"speed": speed, "presets": presets, "budget": budget}[args.cmd](args)
+    {"speed": speed, "presets": presets, "budget": budget, "table": table}[args.cmd](args)
 
 
 if __name__ == "__main__":
