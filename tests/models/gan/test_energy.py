@@ -114,13 +114,14 @@ def test_exact_resume(mini, tmp_path, name):
 
 # ---- learning --------------------------------------------------------------------------------------------------
 @pytest.mark.learning
-@pytest.mark.parametrize("name,max_mean,min_dark", [("ebgan", -0.2, 0.08), ("began", -0.35, 0.3)])
+@pytest.mark.parametrize("name,max_mean,min_dark", [("ebgan", -0.3, 0.3), ("began", -0.4, 0.45)])
 def test_energy_gans_learn_the_look_of_mnist(mini, name, max_mean, min_dark):
     """600 tiny steps of 64 move the samples from flat grey (|mean| < 0.1, dark < 0.01) to MNIST's dark background
-    (real digits: mean -0.74, dark 0.84); BEGAN gets there faster than EBGAN, neither draws strokes yet."""
+    (real digits: mean -0.74, dark 0.84); neither draws strokes yet (bright < 0.006)."""
     mean, dark, bright = _look_after_tiny_training(mini, name, 64)
-    # measured ebgan mean -0.436..-0.354, dark 0.247..0.290; began mean -0.629..-0.627, dark 0.659..0.675
-    # (seeds 0-1, AVX-512)
+    # measured (seeds 0-2, native AVX-512 and avx2): ebgan mean -0.687..-0.484, dark 0.492..0.719 (with the full
+    # gradient, g_gradient=full: -0.436..-0.354, 0.247..0.290, seeds 0-1 native); began (gamma 0.75) mean
+    # -0.633..-0.572, dark 0.620..0.735
     assert mean < max_mean and dark > min_dark, (mean, dark, bright)
 
 
