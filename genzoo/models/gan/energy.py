@@ -36,9 +36,9 @@ part moves each sample towards D's reconstruction of it, and a D that has learnt
 maps them all near one blurry image: on full MNIST the full-gradient EBGAN collapsed to it within the first
 minute (FID 124-179 at 90 s for the default and eight variations: width and code size, code size, margin,
 PT weight, D's lr, no normalisation in D, no weight average, the margin's hinge on the batch mean; one class;
-pulling-away term 0.3-0.95). With
-`g_gradient=reconstruction` (ebgan's default) x is a constant target and the gradient reaches G only through
-J_D: G moves its samples where D reconstructs them well, which is where the data is. Same 90 s: FID 9.3 and
+pulling-away term 0.3-0.95). With `g_gradient=reconstruction` (ebgan's default) x is a constant target and the
+gradient reaches G only through J_D: G moves its samples where D reconstructs them well, which is where the
+data is. Same 90 s: FID 9.3 and
 59.7 (seeds 0 and 1; class-histogram KL 0.11 and 0.52), and 7.8 without the pulling-away term, so the gradient
 path, not PT, keeps it from collapsing. PyTorch-GAN's ebgan.py computes its G loss this way (the sample
 detached as the target). began keeps the full gradient (its paper's and began.py's): with the detached target
@@ -90,9 +90,9 @@ class EnergyGANConfig(GANConfig):
     loss: Literal["energy"] = field("energy", "the model's own energy losses (see `genzoo list` and the docstring)")
     code_dim: int = field(64, "size of the autoencoder discriminator's code", ge=1)
     g_gradient: Literal["reconstruction", "full"] = field(
-        "full", "how G's loss, the energy |D(G(z)) - G(z)|^p of its samples, reaches G: reconstruction = "
-                          "only through D's reconstruction (the sample as the target is a constant), full = also "
-                          "through the target (the papers' loss as written; collapsed EBGAN on MNIST)")
+        "full", "how G's loss, the energy |D(G(z)) - G(z)|^p of its samples, reaches G: reconstruction = only "
+                "through D's reconstruction (the sample as the target is a constant), full = also through the "
+                "target (the papers' loss as written; it collapsed EBGAN on MNIST)")
 
     def validate(self) -> None:
         super().validate()
