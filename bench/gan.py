@@ -1,4 +1,4 @@
-"""GAN benchmarks: DCGAN training speed against a plain PyTorch loop, and a crude sample-quality check.
+"""GAN benchmarks: DCGAN speed against a plain PyTorch loop, sample quality per preset, the zoo per dataset.
 
     python bench/gan.py speed [--data mnist --data-dir ../shared/data] [--steps 300]
     python bench/gan.py presets [--minutes 3] [--models gan,dcgan,...]   (full MNIST from ../shared/data)
