@@ -111,16 +111,21 @@ def _concat(parts: list[ImageSet], name: str) -> ImageSet:
                         "size (--set data.image_size=N)")
     return ImageSet(torch.cat([p.images for p in parts]), cat([p.labels for p in parts]),
                     cat([p.attrs for p in parts]), attr_names=first.attr_names, class_names=first.class_names,
-                    name=name, hflip_ok=first.hflip_ok)
+                    name=name, hflip_ok=first.hflip_ok, sources=cat([p.sources for p in parts]),
+                    source_labels=cat([p.source_labels for p in parts]), paired=first.paired)
 
 
 def resize(data: ImageSet, size: int) -> ImageSet:
     """Resize all images (bilinear, antialiased) to size x size, e.g. MNIST 28 -> 32 for DCGAN."""
     import torch.nn.functional as F
 
-    out = []
-    for i in range(0, len(data), 4096):
-        x = data.images[i:i + 4096].float()
-        x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
-        out.append(x.round().clamp(0, 255).to(torch.uint8))
-    return dataclasses.replace(data, images=torch.cat(out))
+    def resized(images: torch.Tensor) -> torch.Tensor:
+        out = []
+        for i in range(0, len(images), 4096):
+            x = images[i:i + 4096].float()
+            x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+            out.append(x.round().clamp(0, 255).to(torch.uint8))
+        return torch.cat(out)
+
+    sources = None if data.sources is None else resized(data.sources)
+    return dataclasses.replace(data, images=resized(data.images), sources=sources)

@@ -31,6 +31,10 @@ class DataSpec:
     attr_names: tuple[str, ...] = ()
     name: str = ""
     hflip_ok: bool = False  # is a horizontal flip label-preserving (clothes, objects, faces; not digits)
+    # translation data (see ImageSet.sources): the input domain's channels (0: not a translation set), and whether
+    # each input is its target's pair
+    source_channels: int = 0
+    paired: bool = False
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -54,6 +58,7 @@ class Batch:
     x: torch.Tensor
     y: torch.Tensor | None = None
     attrs: torch.Tensor | None = None
+    src: torch.Tensor | None = None  # translation data: the input-domain images (floats, as x)
 
     def __len__(self) -> int:
         return self.x.shape[0]
@@ -65,7 +70,7 @@ class Batch:
         x = self.x.to(device, non_blocking=True)
         if memory_format is not torch.contiguous_format and x.dim() == 4:
             x = x.contiguous(memory_format=memory_format)
-        return Batch(x, mv(self.y), mv(self.attrs))
+        return Batch(x, mv(self.y), mv(self.attrs), mv(self.src))
 
 
 def to_float(x: torch.Tensor, value_range: tuple[float, float] = (-1.0, 1.0)) -> torch.Tensor:
@@ -94,7 +99,13 @@ def to_uint8(x: torch.Tensor, value_range: tuple[float, float] = (-1.0, 1.0)) ->
 
 @dataclass
 class ImageSet:
-    """Images (uint8, N x C x H x W), labels (int64 or None), attributes (N x A in {0,1} or None)."""
+    """Images (uint8, N x C x H x W), labels (int64 or None), attributes (N x A in {0,1} or None).
+
+    A translation set (pix2pix, CycleGAN) also holds `sources`, images of the input domain A (uint8,
+    N x Cs x H x W, the same height and width), with their own labels: `images` is the output domain B. Paired:
+    `sources[i]` is the input whose translation is `images[i]`; unpaired: the two domains are independent
+    collections (a batch draws each in its own order) that happen to be stored with equal counts.
+    """
 
     images: torch.Tensor
     labels: torch.Tensor | None = None
@@ -104,6 +115,9 @@ class ImageSet:
     name: str = ""
     hflip_ok: bool = False
     num_classes: int = field(default=-1)
+    sources: torch.Tensor | None = None
+    source_labels: torch.Tensor | None = None
+    paired: bool = False
 
     def __post_init__(self):
         x = self.images
@@ -127,6 +141,7 @@ class ImageSet:
             if self.attr_names and len(self.attr_names) != self.attrs.shape[1]:
                 raise DataError(f"ImageSet {self.name!r}: {self.attrs.shape[1]} attribute columns but "
                                 f"{len(self.attr_names)} names")
+        self._check_sources()
         self.class_names = tuple(self.class_names)
         self.attr_names = tuple(self.attr_names)
         if self.num_classes < 0:
@@ -136,6 +151,25 @@ class ImageSet:
                 self.num_classes = int(self.labels.max()) + 1
             else:
                 self.num_classes = 0
+
+    def _check_sources(self) -> None:
+        s, n = self.sources, len(self.images)
+        if s is None:
+            if self.source_labels is not None or self.paired:
+                raise DataError(f"ImageSet {self.name!r}: source labels or paired=True without source images")
+            return
+        if not isinstance(s, torch.Tensor) or s.dtype != torch.uint8 or s.dim() != 4 or s.shape[1] not in (1, 3):
+            raise DataError(f"ImageSet {self.name!r}: sources must be a uint8 tensor of shape N x C x H x W with 1 or "
+                            f"3 channels, got {getattr(s, 'dtype', type(s))} {tuple(getattr(s, 'shape', ()))}")
+        if s.shape[0] != n or s.shape[2:] != self.images.shape[2:]:
+            raise DataError(f"ImageSet {self.name!r}: {n} target images of {tuple(self.images.shape[1:])} but sources "
+                            f"of shape {tuple(s.shape)}: translation data needs as many sources as targets, of "
+                            "the same height and width")
+        if self.source_labels is not None:
+            self.source_labels = torch.as_tensor(self.source_labels, dtype=torch.int64)
+            if self.source_labels.shape != (n,):
+                raise DataError(f"ImageSet {self.name!r}: {n} sources but source labels of shape "
+                                f"{tuple(self.source_labels.shape)}")
 
     # ---- basic facts -------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -148,12 +182,16 @@ class ImageSet:
     @property
     def spec(self) -> DataSpec:
         c, h, w = self.shape
-        return DataSpec(c, h, w, self.num_classes, self.class_names, self.attr_names, self.name, self.hflip_ok)
+        sc = 0 if self.sources is None else self.sources.shape[1]
+        return DataSpec(c, h, w, self.num_classes, self.class_names, self.attr_names, self.name, self.hflip_ok,
+                        sc, self.paired)
 
     def __repr__(self) -> str:
         c, h, w = self.shape
         extra = f", {self.num_classes} classes" if self.labels is not None else ""
         extra += f", {len(self.attr_names)} attributes" if self.attrs is not None else ""
+        if self.sources is not None:
+            extra += f", {'paired' if self.paired else 'unpaired'} with {self.sources.shape[1]}-channel sources"
         return f"ImageSet({self.name!r}, {len(self)} images {c}x{h}x{w}{extra})"
 
     # ---- subsets -----------------------------------------------------------------------------
@@ -166,7 +204,8 @@ class ImageSet:
             return None if t is None else t[index]
 
         return dataclasses.replace(self, images=self.images[index], labels=pick(self.labels),
-                                   attrs=pick(self.attrs))
+                                   attrs=pick(self.attrs), sources=pick(self.sources),
+                                   source_labels=pick(self.source_labels))
 
     def take(self, n: int) -> ImageSet:
         return self.subset(slice(0, min(n, len(self))))
@@ -207,20 +246,25 @@ class ImageSet:
 
     def batches(self, batch_size: int, seed: int = 0, epoch: int = 0, start: int = 0,
                 rank: int = 0, world_size: int = 1) -> Iterator[tuple[torch.Tensor, ...]]:
-        """Yield (images uint8, labels | None, attrs | None) for one epoch, from batch `start` on.
+        """Yield (images uint8, labels | None, attrs | None, sources uint8 | None) for one epoch, from batch
+        `start` on.
 
         Incomplete final batches are dropped (fixed steps per epoch keeps resume arithmetic exact and
-        batchnorm away from tiny batches). With `world_size` > 1 each rank gets a disjoint shard.
+        batchnorm away from tiny batches). With `world_size` > 1 each rank gets a disjoint shard. Unpaired
+        sources come in an order of their own (also a pure function of seed and epoch).
         """
         order = self.epoch_order(seed, epoch)
+        src_order = order if self.paired else self.epoch_order(seed + 7919, epoch)
         if world_size > 1:
-            order = order[rank::world_size]
+            order, src_order = order[rank::world_size], src_order[rank::world_size]
         steps = self.steps_per_epoch(batch_size, world_size)
         for i in range(start, steps):
-            idx = order[i * batch_size:(i + 1) * batch_size]
+            sl = slice(i * batch_size, (i + 1) * batch_size)
+            idx = order[sl]
             yield (self.images[idx],
                    None if self.labels is None else self.labels[idx],
-                   None if self.attrs is None else self.attrs[idx])
+                   None if self.attrs is None else self.attrs[idx],
+                   None if self.sources is None else self.sources[src_order[sl]])
 
     def iter_ordered(self, batch_size: int) -> Iterator[tuple[torch.Tensor, ...]]:
         """All images in stored order (for evaluation), last batch possibly smaller."""

@@ -457,7 +457,7 @@ class Trainer:
                 while self.step < total:
                     t0 = time.monotonic()
                     try:
-                        images, labels, attrs = next(batches)
+                        images, labels, attrs, sources = next(batches)
                     except StopIteration:
                         epoch += 1
                         batches = self.data.batches(cfg.batch_size, cfg.seed, epoch, 0, self.dist.rank,
@@ -467,8 +467,9 @@ class Trainer:
                     x = to_float(x, model.input_range)
                     if cfg.channels_last:
                         x = x.contiguous(memory_format=torch.channels_last)
+                    src = None if sources is None else to_float(sources.to(self.device), model.input_range)
                     batch = Batch(x, None if labels is None else labels.to(self.device),
-                                  None if attrs is None else attrs.to(self.device))
+                                  None if attrs is None else attrs.to(self.device), src)
                     with self._autocast():
                         out = model.train_step(batch, self.step)
                     self.step += 1

@@ -13,25 +13,25 @@ def tiny(n=50, c=1, size=4):
 
 def test_batches_cover_each_image_once_per_epoch():
     d = tiny(50)
-    seen = torch.cat([y for _, y, _ in d.batches(10, seed=3, epoch=0)])
+    seen = torch.cat([y for _, y, *_ in d.batches(10, seed=3, epoch=0)])
     assert sorted(seen.tolist()) == sorted(d.labels.tolist())  # 5 full batches = all 50
-    idx_epoch0 = [x[:, 0, 0, 0].tolist() for x, _, _ in d.batches(10, seed=3, epoch=0)]
-    idx_again = [x[:, 0, 0, 0].tolist() for x, _, _ in d.batches(10, seed=3, epoch=0)]
-    idx_epoch1 = [x[:, 0, 0, 0].tolist() for x, _, _ in d.batches(10, seed=3, epoch=1)]
+    idx_epoch0 = [x[:, 0, 0, 0].tolist() for x, *_ in d.batches(10, seed=3, epoch=0)]
+    idx_again = [x[:, 0, 0, 0].tolist() for x, *_ in d.batches(10, seed=3, epoch=0)]
+    idx_epoch1 = [x[:, 0, 0, 0].tolist() for x, *_ in d.batches(10, seed=3, epoch=1)]
     assert idx_epoch0 == idx_again and idx_epoch0 != idx_epoch1
 
 
 def test_batches_resume_midway_and_drop_last():
     d = tiny(53)
-    full = [y.tolist() for _, y, _ in d.batches(10, seed=1, epoch=2)]
+    full = [y.tolist() for _, y, *_ in d.batches(10, seed=1, epoch=2)]
     assert len(full) == 5  # 53 // 10, the incomplete batch is dropped
-    assert [y.tolist() for _, y, _ in d.batches(10, seed=1, epoch=2, start=3)] == full[3:]
+    assert [y.tolist() for _, y, *_ in d.batches(10, seed=1, epoch=2, start=3)] == full[3:]
 
 
 def test_shards_are_disjoint():
     d = ImageSet(torch.zeros(40, 1, 2, 2, dtype=torch.uint8), torch.arange(40))
-    a = torch.cat([y for _, y, _ in d.batches(5, seed=0, rank=0, world_size=2)])
-    b = torch.cat([y for _, y, _ in d.batches(5, seed=0, rank=1, world_size=2)])
+    a = torch.cat([y for _, y, *_ in d.batches(5, seed=0, rank=0, world_size=2)])
+    b = torch.cat([y for _, y, *_ in d.batches(5, seed=0, rank=1, world_size=2)])
     assert len(set(a.tolist()) & set(b.tolist())) == 0 and len(a) == len(b) == 20
 
 
@@ -108,3 +108,44 @@ def test_random_cutout_blanks_one_square_per_image():
     y = random_cutout(x, 4, fill=-1.0)
     y.sum().backward()
     assert torch.equal(x.grad, (y != -1).float())
+
+
+def translation_set(n=40, paired=True):
+    """Targets tagged with their index in pixel (0, 0), sources with index + 100 (3-channel targets, 1-channel
+    sources), so a batch shows which source came with which target."""
+    targets = torch.zeros(n, 3, 4, 4, dtype=torch.uint8)
+    targets[:, :, 0, 0] = torch.arange(n, dtype=torch.uint8)[:, None]
+    sources = torch.zeros(n, 1, 4, 4, dtype=torch.uint8)
+    sources[:, 0, 0, 0] = torch.arange(n, dtype=torch.uint8) + 100
+    return ImageSet(targets, torch.arange(n) % 4, sources=sources, source_labels=torch.arange(n) % 2,
+                    paired=paired, name="pairs")
+
+
+def test_paired_sources_come_with_their_targets_and_unpaired_in_an_order_of_their_own():
+    paired, unpaired = translation_set(paired=True), translation_set(paired=False)
+    for x, _, _, src in paired.batches(8, seed=2, epoch=1):
+        assert (src[:, 0, 0, 0] - 100).tolist() == x[:, 0, 0, 0].tolist()
+    batches = list(unpaired.batches(8, seed=2, epoch=1))
+    matches = sum(int((src[:, 0, 0, 0] - 100 == x[:, 0, 0, 0]).sum()) for x, _, _, src in batches)
+    assert matches < 8  # of 40: random orders agree on about 1
+    seen = torch.cat([src[:, 0, 0, 0] for *_, src in batches]) - 100
+    assert sorted(seen.tolist()) == list(range(40))  # each source once per epoch
+    assert [s.tolist() for *_, s in unpaired.batches(8, seed=2, epoch=1, start=2)] == \
+        [s.tolist() for *_, s in batches[2:]]  # resumable midway
+    assert paired.spec.source_channels == 1 and paired.spec.paired and not unpaired.spec.paired
+
+
+def test_subsets_keep_sources_with_their_targets():
+    d = translation_set().subset(torch.tensor([3, 7]))
+    assert d.sources[:, 0, 0, 0].tolist() == [103, 107] and d.source_labels.tolist() == [1, 1]
+    assert d.split(0.5, seed=0)[1].sources.shape == (1, 1, 4, 4)
+
+
+def test_sources_must_match_the_targets():
+    targets = torch.zeros(4, 3, 8, 8, dtype=torch.uint8)
+    with pytest.raises(DataError, match="same height and width"):
+        ImageSet(targets, sources=torch.zeros(4, 1, 4, 4, dtype=torch.uint8))
+    with pytest.raises(DataError, match="as many sources"):
+        ImageSet(targets, sources=torch.zeros(3, 1, 8, 8, dtype=torch.uint8))
+    with pytest.raises(DataError, match="without source images"):
+        ImageSet(targets, paired=True)
