@@ -229,9 +229,14 @@ def _parser() -> argparse.ArgumentParser:
     views.add_argument("--filters", action="store_true", help="the weights of the first --n hidden units (rbm)")
     views.add_argument("--query", metavar="IMAGE", help="retrieval models (irgan): an image file or folder of "
                        "images; a row per ranker shows the query and its --top retrieved database images")
+    views.add_argument("--input", metavar="IMAGE", help="translation models (pix2pix, cyclegan): translate an image "
+                       "file or a folder of images (rows: input, output); without it, --n test images with their "
+                       "targets")
     ps.add_argument("--steps", type=_count, default=10, help="interpolation / sweep steps per row")
     ps.add_argument("--slerp", action="store_true", help="spherical instead of linear interpolation")
     ps.add_argument("--top", type=_count, default=8, help="--query: database images retrieved per ranker")
+    ps.add_argument("--reverse", action="store_true", help="translation models with both directions (cyclegan): "
+                    "translate domain B to A")
     ps.add_argument("--classifier", metavar="RUN_DIR", help="a trained classifier run (to pick samples by class)")
     ps.add_argument("--scale", type=_scale, default="auto",
                     help="grid cells upscaled N times by nearest neighbour (default auto: at least 64 px per cell)")
@@ -634,6 +639,10 @@ def cmd_eval(args) -> int:
         if "k" not in inspect.signature(model.evaluate).parameters:
             raise ConfigError(f"--k is for likelihood models (vae, iwae, cvae); {saved['model']} takes no k")
         kwargs["k"] = args.k
+    if model.evaluates_outputs:  # a translator: its outputs scored as samples are
+        explicit = args.metrics is not None or args.features != "auto"
+        model.eval_options = EvalOptions(n=args.n, metrics=metrics, seeds=args.seeds, seed=args.seed,
+                                         features=args.features, batch_size=args.batch_size, strict=explicit)
     if not model.can_sample():
         res = model.evaluate(data, batch_size=args.batch_size, **kwargs)
         if not res:
@@ -787,6 +796,8 @@ def cmd_sample(args) -> int:
     model = load_model(run.path, which=args.which, device=_resolve_device(args.device))
     g = torch.Generator().manual_seed(args.seed)
     view = next((v for v in sampling.VIEWS if getattr(args, v) not in (None, False)), None)
+    if view is None and hasattr(model, "translate_uint8"):
+        view = "input"  # a translator's samples are translations of test images
     if not model.can_sample() and view not in sampling.ENCODER_VIEWS:
         offers = ("retrieval models offer --query IMAGE" if hasattr(model, "rank")
                   else "autoencoders offer --reconstruct and --scatter")

@@ -388,14 +388,14 @@ def query_files(path: str) -> list[Path]:
     return files
 
 
-def read_query_images(path: str, spec) -> torch.Tensor:
-    """uint8 N x C x H x W query images in the run's channels; a query of another size is an error naming it
-    (retrieval compares images of one size, and resizing would silently change what is asked)."""
+def read_query_images(path: str, spec, channels: int | None = None, what: str = "query") -> torch.Tensor:
+    """uint8 N x C x H x W images from a file or folder, in `channels` (default the run's); an image of another
+    size than the run's is an error naming it (resizing would silently change what is asked)."""
     files = query_files(path)
-    images = decode_many(files, spec.channels)
+    images = decode_many(files, channels or spec.channels)
     if tuple(images.shape[2:]) != tuple(spec.shape[1:]):
         (h, w), (hh, ww) = images.shape[2:], spec.shape[1:]
-        raise ConfigError(f"query image {files[0]} is {w}x{h}, but this run's database holds {ww}x{hh} images: "
+        raise ConfigError(f"{what} image {files[0]} is {w}x{h}, but this run's model works on {ww}x{hh} images: "
                           f"resize it to {ww}x{hh} first")
     return images
 
@@ -440,11 +440,35 @@ def levels(model, args, generator: torch.Generator) -> tuple[torch.Tensor, int]:
     return torch.cat(rows).cpu(), per_row
 
 
+def translations(model, args, generator: torch.Generator) -> tuple[torch.Tensor, int]:
+    """Translation models: `--input PATH` (an image or a folder) or `--n` random test images of the run's data,
+    in blocks of up to 8 columns with rows input, output and (paired test data) target; `--reverse` translates
+    B -> A (cyclegan)."""
+    _need(model, ("translate_uint8",), "input", "translation models (pix2pix, cyclegan)")
+    direction = "ba" if args.reverse else "ab"
+    model.generator(direction)  # a clear error for a direction the model lacks
+    if args.input:
+        channels = model.spec.source_channels if direction == "ab" else model.spec.channels
+        inputs, targets = read_query_images(args.input, model.spec, channels, what="--input"), None
+    else:
+        _, _, data = _test_images(model, args, generator, args.n)
+        inputs, targets = (data.sources, data.images) if direction == "ab" else (data.images, data.sources)
+        targets = targets if data.paired else None
+    outputs = model.translate_uint8(inputs, direction)
+    per_row, blocks = min(len(inputs), LEVELS_PER_ROW), []
+    for i in range(0, len(inputs), per_row):
+        rows = [t[i:i + per_row] for t in (inputs, outputs, targets) if t is not None]
+        if len(rows[0]) < per_row:  # blank cells finish the last block
+            rows = [torch.cat([r, r.new_full((per_row - len(r), *r.shape[1:]), 255)]) for r in rows]
+        blocks.append(model.rows_to_grid(rows))
+    return torch.cat(blocks), per_row
+
+
 VIEWS.update(interpolate=interpolate, arithmetic=arithmetic, manifold=manifold, reconstruct=reconstruct,
              scatter=scatter, class_grid=class_grid, attrs=attrs, codes=codes, query=query, filters=filters,
-             levels=levels)
+             levels=levels, input=translations)
 # views that work for models which cannot sample (plain autoencoders, retrieval models)
-ENCODER_VIEWS = {"reconstruct", "scatter", "query"}
+ENCODER_VIEWS = {"reconstruct", "scatter", "query", "input"}
 
 
 # ---- grid labels: what the rows and columns of each view's grid show ---------------------------------
@@ -483,6 +507,11 @@ def grid_labels(view: str | None, model, args) -> tuple[list[str] | None, list[s
         return [class_name(model, int(c)) for c in rows], None
     if view == "reconstruct":
         return ["input", "output"] * math.ceil(args.n / 8), None
+    if view == "input":
+        paired = not args.input and not args.reverse and model.spec.paired
+        names = ["input", "output"] + (["target"] if paired else [])
+        n = len(query_files(args.input)) if args.input else args.n
+        return names * math.ceil(n / min(n, LEVELS_PER_ROW)), None
     if view == "levels":
         return [f"{h}x{w}" for h, w in model.sizes] * math.ceil(args.n / min(args.n, LEVELS_PER_ROW)), None
     if view == "query":

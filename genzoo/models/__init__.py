@@ -11,6 +11,7 @@ from genzoo.models import (  # noqa: F401
     pixelrnn,
     rbm,
     semisupervised,
+    translation,
     vae,
 )
 from genzoo.models.base import Model

@@ -26,6 +26,9 @@ class Model(nn.Module):
     # the evaluation figure used for best.pt and early stopping, and whether higher is better
     val_metric: ClassVar[str | None] = None
     val_higher_is_better: ClassVar[bool] = True
+    # the model scores images it makes in `evaluate` without being able to `sample` them from noise (translation:
+    # outputs for test inputs), configured by `eval_options` as sampling models are
+    evaluates_outputs: ClassVar[bool] = False
 
     def __init__(self, cfg: Any, spec: DataSpec):
         super().__init__()

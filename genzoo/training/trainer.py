@@ -167,7 +167,7 @@ class Trainer:
         # run writes the same rows as an uninterrupted one
         self._sums: dict[str, torch.Tensor] = {}
         self._counts: dict[str, int] = {}
-        if model.can_sample() and getattr(model, "eval_options", None) is None:
+        if (model.can_sample() or model.evaluates_outputs) and getattr(model, "eval_options", None) is None:
             # periodic evaluation of a generative model: a few metrics on a few samples, and a missing
             # feature network for the data is a warning, not the end of training
             model.eval_options = EvalOptions(n=self.cfg.eval_samples, metrics=parse_metrics(self.cfg.eval_metrics),
@@ -395,7 +395,13 @@ class Trainer:
         return res
 
     def write_samples(self, name: str) -> Path | None:
-        if self.run is None or not self.dist.is_main or not self.model.can_sample():
+        if self.run is None or not self.dist.is_main:
+            return None
+        if hasattr(self.model, "translation_grid"):  # translators: held-out inputs, outputs and targets
+            x, nrow, rows = self.model.translation_grid(self.eval_data if self.eval_data is not None else self.data)
+            return save_grid(x, self.run.samples / f"{name}.png", nrow=nrow, value_range=self.model.input_range,
+                             row_labels=rows)
+        if not self.model.can_sample():
             return None
 
         g = torch.Generator(device="cpu").manual_seed(self.cfg.seed + 12345)
