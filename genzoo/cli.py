@@ -366,6 +366,50 @@ def _parser() -> argparse.ArgumentParser:
     pll.add_argument("--which", choices=["best", "last"], default="best")
     pll.set_defaults(func=cmd_list_layers)
 
+    pj = sub.add_parser("project", help="project real images into a generator's latent space, edit and morph them "
+                        "(iGAN)", formatter_class=_Formatter, epilog=textwrap.dedent("""\
+        examples:
+          genzoo project RUN digit.png more/                   codes whose images match these (errors vs random codes)
+          genzoo project RUN --against train 100 --against test 100     memorised? train vs test error
+          genzoo project RUN a.png --stroke mask.png --color 255        pull the white mask pixels to white
+          genzoo project RUN a.png --target-class 7                     conditional GAN / InfoGAN: same style as a 7
+          genzoo project RUN --morph a.png b.png --steps 10 --slerp     walk between two projections
+
+        Zhu et al. 2016 (iGAN): Adam on z from --starts random codes, loss = pixel distance + feature distance in
+        the dataset's domain classifier. Writes a grid, the codes (.npy) and projection.json into
+        RUN/projections/ (or --out)."""))
+    pj.add_argument("run", help="a GAN (or VAE / AAE) run folder")
+    pj.add_argument("images", nargs="*", metavar="IMAGE", help="image files or folders of images")
+    pj.add_argument("--label", type=int, metavar="K", help="conditional models: project under class (code) K "
+                    "(default: try every class, keep the best)")
+    pj.add_argument("--starts", type=_count, default=8, help="random starts per image (default 8)")
+    pj.add_argument("--iters", type=_count, default=300, help="optimisation steps per projection and edit")
+    pj.add_argument("--lr", type=_positive, default=0.05, help="Adam step size on z")
+    pj.add_argument("--pixel-loss", choices=["mse", "l1"], default="mse")
+    pj.add_argument("--feature-weight", type=float, default=0.1, help="weight of the feature distance (0: pixels "
+                    "only)")
+    pj.add_argument("--norm-penalty", type=float, default=0.0, help="normal priors: keep |z| near sqrt(dim) "
+                    "(e.g. 0.01)")
+    pj.add_argument("--encoder", action="store_true", help="one start from the model's encoder (bigan, vae, aae)")
+    pj.add_argument("--resize", action="store_true", help="convert and resize images (and the mask) to the model's")
+    pj.add_argument("--against", nargs=2, action="append", default=[], metavar=("SPLIT", "N"),
+                    help="also project N images of the run's train or test split (repeatable) and report the mean")
+    pj.add_argument("--stroke", metavar="MASK", help="edit: a mask image, white where the colour should go")
+    pj.add_argument("--color", metavar="R,G,B", help="edit: the stroke's colour, or one grey intensity (0-255)")
+    pj.add_argument("--edit-weight", type=_positive, default=0.3, help="lambda: the stroke against the rest "
+                    "(default 0.3)")
+    pj.add_argument("--target-class", type=int, metavar="K", help="edit: change the class (InfoGAN: code value)")
+    pj.add_argument("--edit-steps", type=_count, default=4, help="intermediate edit results shown")
+    pj.add_argument("--morph", nargs=2, metavar=("A", "B"), help="project two images and walk between their codes")
+    pj.add_argument("--steps", type=_count, default=8, help="--morph: frames")
+    pj.add_argument("--slerp", action="store_true", help="--morph: spherical instead of linear interpolation")
+    pj.add_argument("--out", metavar="DIR", help="output folder (default RUN/projections)")
+    pj.add_argument("--which", choices=["best", "last"], default="best")
+    pj.add_argument("--seed", type=int, default=0)
+    pj.add_argument("--data-dir", help="where the run's dataset lives now (for --against)")
+    pj.add_argument("--device", type=_device, default="auto")
+    pj.set_defaults(func=cmd_project)
+
     # data -------------------------------------------------------------------------------------
     pd = sub.add_parser("data", help="list, describe or download datasets", formatter_class=_Formatter,
                         epilog="examples:\n  genzoo data list\n  genzoo data info mnist --data-dir ~/data\n"
@@ -874,6 +918,25 @@ def cmd_list_layers(args) -> int:
     from genzoo.probe.viz import print_layers
 
     print_layers(args.run, which=args.which)
+    return 0
+
+
+def cmd_project(args) -> int:
+    from genzoo.probe.project import ProjectOptions, project_run
+
+    against = []
+    for split, n in args.against:
+        try:
+            against.append((split, _count(n)))
+        except argparse.ArgumentTypeError:
+            raise ConfigError(f"--against {split} {n}: N must be a whole number of at least 1") from None
+    opts = ProjectOptions(starts=args.starts, iters=args.iters, lr=args.lr, pixel_loss=args.pixel_loss,
+                          feature_weight=args.feature_weight, norm_penalty=args.norm_penalty, encoder=args.encoder,
+                          label=args.label, resize=args.resize, against=against, stroke=args.stroke,
+                          color=args.color, edit_weight=args.edit_weight, target_class=args.target_class,
+                          edit_steps=args.edit_steps, morph=tuple(args.morph) if args.morph else None,
+                          frames=args.steps, slerp=args.slerp, seed=args.seed, out=args.out, data_dir=args.data_dir)
+    project_run(args.run, args.images, opts, which=args.which, device=_resolve_device(args.device))
     return 0
 
 
