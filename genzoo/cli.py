@@ -970,13 +970,24 @@ def cmd_data_info(args) -> int:
             print(f"  {split}: unavailable ({e})")
             continue
         x = d.images.float()
-        line = f"  {split}: {len(d)} images {'x'.join(map(str, d.shape))}, pixel mean {x.mean():.1f} std {x.std():.1f}"
+        b = " (domain B)" if d.sources is not None else ""  # a translation set: the images are its output domain
+        line = (f"  {split}: {len(d)} images{b} {'x'.join(map(str, d.shape))}, pixel mean {x.mean():.1f} "
+                f"std {x.std():.1f}")
         if d.labels is not None:
             counts = d.labels.bincount(minlength=d.num_classes).tolist()
             line += f", {d.num_classes} classes, per class {counts}"
         if d.attrs is not None:
             line += f", {len(d.attr_names)} attributes"
         print(line)
+        if d.sources is not None:  # a translation set: domain A, the input
+            s = d.sources.float()
+            how = "paired (sources[i] is the input of images[i])" if d.paired else "unpaired (independent collections)"
+            line = (f"    domain A (sources): {len(d.sources)} images {'x'.join(map(str, d.sources.shape[1:]))}, pixel "
+                    f"mean {s.mean():.1f} std {s.std():.1f}")
+            if d.source_labels is not None:
+                k = int(d.source_labels.max()) + 1 if len(d.source_labels) else 0
+                line += f", {k} source classes, per class {d.source_labels.bincount(minlength=k).tolist()}"
+            print(f"{line}; {how}")
         if d.attrs is not None and split == ds.splits[0]:  # names with their frequency in this split
             freq = d.attrs.float().mean(0).tolist()
             print("    attributes (fraction set): " + ", ".join(f"{a} {p:.2f}" for a, p in zip(d.attr_names, freq)))
