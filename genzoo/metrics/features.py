@@ -46,7 +46,13 @@ BUILD = "python scripts/build_feature_nets.py {name} --data-dir DIR"
 # dataset name -> the domain network that scores it (stacked-mnist: the MNIST net, per channel)
 DOMAIN = {"mnist": "mnist", "mnist-mini": "mnist", "stacked-mnist": "mnist", "fashion-mnist": "fashion-mnist",
           "cifar10": "cifar10", "cifar10-jpeg": "cifar10-jpeg",  # the JPEG copy has its own net: other pixels
-          "mnist-attrs": "mnist", "mnist-mini-attrs": "mnist"}
+          "mnist-attrs": "mnist", "mnist-mini-attrs": "mnist", "mnist-m": "mnist-m"}
+# translation sets (genzoo.data.translation): their images are domain B, scored by the net of the dataset they come
+# from; SOURCE_DOMAIN names the net that judges domain A (the sources), where there is one
+TARGET_DOMAIN = {"fashion-edges": "fashion-mnist", "cifar10-edges": "cifar10-jpeg", "cifar10-grey": "cifar10-jpeg",
+                 "mnist-to-mnistm": "mnist-m", "mnist-to-fashion": "fashion-mnist"}
+SOURCE_DOMAIN = {"mnist-to-mnistm": "mnist", "mnist-to-fashion": "mnist"}
+DOMAIN.update(TARGET_DOMAIN)
 INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"  # torch-fidelity's converted TF weights
 INCEPTION_URL = "https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/" + INCEPTION_FILE
 
@@ -215,7 +221,7 @@ _NETS: dict[str, FeatureNet] = {}
 
 
 def domain_net(name: str) -> ClassifierFeatures:
-    """The shipped (or user-built) domain network `name` (mnist, fashion-mnist, cifar10, cifar10-jpeg)."""
+    """The shipped (or user-built) domain network `name` (mnist, fashion-mnist, cifar10, cifar10-jpeg, mnist-m)."""
     if name in _NETS:
         return _NETS[name]  # type: ignore[return-value]
     for d in weight_dirs():

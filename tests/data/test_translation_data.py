@@ -305,3 +305,26 @@ def test_unpaired_folders(tmp_path):
     with pytest.raises(DataError, match=r"has a test/ subfolder but .* has none"):
         load(f"unpaired:{a},{b}", "train")
 
+
+# ---- their domain classifiers --------------------------------------------------------------------------------
+def test_translation_sets_are_scored_by_their_target_domain_net():
+    from genzoo.metrics import features
+
+    for name, target in (("fashion-edges", "fashion-mnist"), ("cifar10-edges", "cifar10-jpeg"),
+                         ("cifar10-grey", "cifar10-jpeg"), ("mnist-to-mnistm", "mnist-m"),
+                         ("mnist-to-fashion", "fashion-mnist"), ("mnist-m", "mnist-m")):
+        assert features.DOMAIN[name] == target
+    assert features.SOURCE_DOMAIN["mnist-to-mnistm"] == features.SOURCE_DOMAIN["mnist-to-fashion"] == "mnist"
+    net = features.resolve("auto", "fashion-edges")
+    assert net.description == features.domain_net("fashion-mnist").description
+
+
+def test_shipped_mnist_m_net_classifies_real_mnist_m():
+    from genzoo.metrics.features import domain_net, resolve
+
+    root = shared_path("cifar10-jpeg").parent
+    shared_path("mnist")
+    test = load("mnist-m", "test", root, limit=1000)
+    net = domain_net("mnist-m")
+    accuracy = float((net(test.images, batch_size=250).logits.argmax(1) == test.labels).float().mean())
+    assert accuracy > 0.9 and resolve("auto", "mnist-to-mnistm").description == net.description
