@@ -24,12 +24,15 @@ FAST = ["--starts", "2", "--iters", "40", "--feature-weight", "0"]  # CLI runs t
 @pytest.fixture(scope="session")
 def gen_runs(tmp_path_factory) -> Path:
     """gan: a dense GAN of 300 steps on mnist-mini (digit-like, varied samples); cgan: its conditional twin;
-    clf: a 1-step classifier (a run without a generator)."""
+    infogan: 20 steps (its latent layout, not its quality); clf: a 1-step classifier (a run without a generator)."""
     root = tmp_path_factory.mktemp("project-runs")
     common = ["--batch-size", "64", "--set", "g_width=32", "d_width=32", "z_dim=8", "data.limit=2000",
               "train.eval_samples=100", "train.eval_metrics=fid", "train.tensorboard=false", "--quiet"]
     _main("train", "gan", "--steps", "300", *common, "--out", str(root / "gan"))
     _main("train", "cgan", "--steps", "200", *common, "--out", str(root / "cgan"))
+    _main("train", "infogan", "--steps", "20", "--batch-size", "32", "--set", "g_width=8", "d_width=8", "g_hidden=64",
+          "d_hidden=64", "z_dim=8", "data.limit=256", "train.eval_samples=100", "train.eval_metrics=fid",
+          "train.tensorboard=false", "--out", str(root / "infogan"), "--quiet")
     _main("train", "classifier", "--steps", "1", "--batch-size", "16", "--set", "width=4", "data.limit=64",
           "--out", str(root / "clf"), "--quiet")
     return root
@@ -67,16 +70,19 @@ def _features():
 # ---- projection, editing, morphs (the Python API) --------------------------------------------------------------
 def test_projecting_the_generators_own_samples_recovers_them(gan):
     """G(z*) for known z* projects back much closer than random codes come. Measured over seeds 0-5 (native and
-    ATEN_CPU_CAPABILITY=avx2 alike): the worst per-image error / random-code error 0.007-0.018 with 4 starts of 60
-    steps (with 2 starts one image of 24 stayed in a local minimum, ratio 1.08); asserted < 0.25."""
+    ATEN_CPU_CAPABILITY=avx2 alike), 4 starts of 60 steps: the worst per-image error / random-code error 0.007-0.018
+    with the feature loss, 0.007-0.024 with pixels alone (with 2 starts one image of 24 stayed in a local minimum,
+    ratio 1.08); asserted < 0.25. The feature loss is on for seed 0 only: it costs most of the time."""
     for seed in range(3):
         z_true = gan.sample(4, torch.Generator().manual_seed(100 + seed))
         with torch.no_grad():
             x = gan(z_true)
-        p = project(gan, x, ProjectOptions(starts=4, iters=60, seed=seed), _features())
+        features = _features() if seed == 0 else None
+        p = project(gan, x, ProjectOptions(starts=4, iters=60, seed=seed, feature_weight=0.1 if seed == 0 else 0),
+                    features)
         assert p.z.shape == (4, 8) and p.images.shape == x.shape and p.labels is None
         assert (p.mse < 0.25 * p.random_mse).all(), (seed, p.mse, p.random_mse)
-        assert (p.feature < 0.05).all()  # the feature distance falls with the pixel one
+        assert (p.feature < 0.05).all() if features else p.feature is None  # the feature distance falls too
 
 
 def test_an_edit_follows_the_stroke_and_keeps_the_rest(gan, images):
@@ -132,6 +138,21 @@ def test_conditional_models_search_the_classes_and_change_them(gen_runs):
     opts = ProjectOptions(starts=1, iters=20, target_class=3, edit_steps=2)
     frames, zs, labels = edit(gen, p, opts)
     assert labels.tolist() == [3, 3, 3] and frames.shape == (3, 2, 1, 28, 28)
+
+
+def test_infogan_codes_are_searched_kept_in_the_prior_box_and_changed(gen_runs):
+    model = load_model(gen_runs / "infogan")
+    gen = latent_generator(model, "infogan")
+    assert gen.labels == 10 and gen.dim == 8 + 2  # noise and continuous codes are free, the digit code searched
+    with torch.no_grad():
+        x = gen(gen.sample(2, torch.Generator().manual_seed(0)), torch.tensor([2, 5]))
+    p = project(gen, x, ProjectOptions(starts=2, iters=40, feature_weight=0, lr=0.5))
+    full = gen.full_latent(p.z, p.labels)  # what codes.npy holds: the model's own latent layout
+    assert full.shape == (2, model.latent_dim) and full.abs().max() <= 1  # uniform noise and codes: clamped
+    assert model.split_codes(full)[0][:, 0].tolist() == p.labels.tolist()
+    torch.testing.assert_close((model.decode(full) + 1) / 2, p.images, atol=1e-5, rtol=0)
+    frames, zs, labels = edit(gen, p, ProjectOptions(iters=5, target_class=7, edit_steps=1))
+    assert labels.tolist() == [7, 7] and frames.shape == (2, 1, 1, 28, 28)
 
 
 # ---- the command -----------------------------------------------------------------------------------------------
