@@ -369,15 +369,15 @@ def _parser() -> argparse.ArgumentParser:
     pj = sub.add_parser("project", help="project real images into a generator's latent space, edit and morph them "
                         "(iGAN)", formatter_class=_Formatter, epilog=textwrap.dedent("""\
         examples:
-          genzoo project RUN digit.png more/                   codes whose images match these (errors vs random codes)
+          genzoo project RUN digit.png more/                            codes whose images match these
           genzoo project RUN --against train 100 --against test 100     memorised? train vs test error
           genzoo project RUN a.png --stroke mask.png --color 255        pull the white mask pixels to white
-          genzoo project RUN a.png --target-class 7                     conditional GAN / InfoGAN: same style as a 7
+          genzoo project RUN a.png --target-class 7                     conditional GAN / InfoGAN: the nearest 7
           genzoo project RUN --morph a.png b.png --steps 10 --slerp     walk between two projections
 
         Zhu et al. 2016 (iGAN): Adam on z from --starts random codes, loss = pixel distance + feature distance in
-        the dataset's domain classifier. Writes a grid, the codes (.npy) and projection.json into
-        RUN/projections/ (or --out)."""))
+        the dataset's domain classifier. IMAGEs go right after RUN. Writes a grid, the codes (.npy) and
+        projection.json into RUN/projections/ (or --out)."""))
     pj.add_argument("run", help="a GAN (or VAE / AAE) run folder")
     pj.add_argument("images", nargs="*", metavar="IMAGE", help="image files or folders of images")
     pj.add_argument("--label", type=int, metavar="K", help="conditional models: project under class (code) K "
