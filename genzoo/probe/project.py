@@ -292,6 +292,8 @@ def project(gen: LatentGenerator, x01: torch.Tensor, opts: ProjectOptions, featu
 
 def _project_chunk(gen: LatentGenerator, x01: torch.Tensor, cand: torch.Tensor | None, opts: ProjectOptions,
                    features: Callable | None, generator: torch.Generator) -> Projection:
+    """One batch of rows (image x label candidate x start) optimised together; the best row of each image kept,
+    with its errors and the random-code baseline for the label it found."""
     n, s = len(x01), opts.starts
     n_lab = 1 if cand is None else cand.shape[1]
     per = n_lab * s
