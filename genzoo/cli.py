@@ -941,8 +941,10 @@ def cmd_project(args) -> int:
 
 
 def cmd_data_list(args) -> int:
-    from genzoo.data.catalog import DATASETS, locate
+    from genzoo.data.catalog import DATASETS, FAMILIES, locate
 
+    families = [fam.usage.partition(" for ")[::2] for fam in FAMILIES.values()]  # ("folder:PATH", "an image folder")
+    width = max(len(n) for n in [*DATASETS, *(what for what, _ in families)]) + 1
     for name, ds in DATASETS.items():
         if name == "mnist-mini" or ds.derived_from == "mnist-mini":
             where = "embedded"
@@ -951,8 +953,9 @@ def cmd_data_list(args) -> int:
                 where = str(locate(name, args.data_dir))
             except GenzooError:
                 where = "not present (genzoo data fetch " + name + ")"
-        print(f"{name:<14} {ds.description}\n{'':<14} files: {where}")
-    print("folder:PATH    any image folder (one subfolder per class, or images directly)")
+        print(f"{name:<{width}} {ds.description}\n{'':<{width}} files: {where}")
+    for what, words in families:
+        print(f"{what:<{width}} {words}")
     return 0
 
 

@@ -227,6 +227,7 @@ def test_data_list_and_info_show_translation_sets(data_dir, cli):
     r = cli("data", "list", "--data-dir", data_dir, check=True)
     for name in ("fashion-edges", "cifar10-edges", "cifar10-grey", "mnist-m", "mnist-to-mnistm", "mnist-to-fashion"):
         assert f"\n{name} " in r.stdout
+    assert "pairs:DIR_A,DIR_B " in r.stdout and "unpaired:DIR_A,DIR_B " in r.stdout  # the families too
     r = cli("data", "info", "fashion-edges", "--data-dir", data_dir, check=True)
     assert "Isola et al. 2017" in r.stdout
     assert "train: 24 images (domain B) 1x28x28" in r.stdout

@@ -108,6 +108,18 @@ def test_cyclegan_leaves_out_the_identity_loss_when_the_channels_differ(mini):
     assert not model.identity and "identity loss left out" in model.notes[0]
 
 
+def test_semantic_score_is_the_target_classifiers_accuracy_on_the_source_labels(mini_test):
+    """Outputs equal to the real targets score what the classifier scores on them; outputs of other digits
+    score about chance."""
+    test = coloured(mini_test, True, n=500)
+    model = genzoo.build("pix2pix", test.spec, **TINY["pix2pix"])
+    opts = EvalOptions(n=500, metrics=("fid",), features="mnist-m")
+    same = model.output_figures(test.images, test, opts)
+    assert same["semantic_accuracy"] == same["real_accuracy"] > 0.9 and same["fid"] < 1e-3
+    other = model.output_figures(test.images.roll(1, 0), test, opts)
+    assert other["semantic_accuracy"] < 0.3
+
+
 # ---- training --------------------------------------------------------------------------------------------------
 def train(data, name, steps, out=None, until=None, resume=False, seed=0, **over):
     model = genzoo.build(name, data.spec, seed=seed, **{**TINY[name], **over})
@@ -159,3 +171,41 @@ def test_cyclegan_learns_an_unpaired_colouring(mini, mini_test):
            cycle_after=after["cycle_l1_a"])
     assert (fa - real).abs().sum() < 0.5 * (fb - real).abs().sum(), (fb, fa, real)
     assert after["cycle_l1_a"] < 0.5 * b0["cycle_l1_a"], (b0, after)
+
+
+# ---- the command line ------------------------------------------------------------------------------------------
+def write_pairs(mini, root, n=40):
+    """Folders A (grey digits) and B (the same digits coloured), one PNG per image under the same name."""
+    from genzoo.data.images import write_png
+
+    data = coloured(mini, True, n)
+    for folder, images in (("A", data.sources), ("B", data.images)):
+        (root / folder).mkdir(parents=True)
+        for i, img in enumerate(images):
+            write_png(root / folder / f"{i:03d}.png", img)
+    return root / "A", root / "B"
+
+
+def test_cli_trains_samples_translates_and_evaluates_pix2pix(mini, tmp_path, cli):
+    from PIL import Image
+
+    a, b = write_pairs(mini, tmp_path)
+    run = tmp_path / "run"
+    cli("train", "pix2pix", "--data", f"pairs:{a},{b}", "--steps", "3", "--batch-size", "8", "--out", run,
+        "--set", "g_width=4", "d_width=4", "train.eval_samples=16", check=True)
+    assert list((run / "samples").glob("*.png"))  # the training grid of held-out inputs, outputs and targets
+    cli("sample", run, "--n", "4", "--out", tmp_path / "grid.png", "--scale", "1", check=True)
+    w, h = Image.open(tmp_path / "grid.png").size
+    assert h == 3 * 30 + 2 and w > 4 * 30 + 2  # input, output, target rows of 4 (28 px cells, 2 px padding), labelled
+    cli("sample", run, "--input", a / "001.png", "--out", tmp_path / "one.png", "--scale", "1", check=True)
+    assert Image.open(tmp_path / "one.png").size[1] == 2 * 30 + 2  # input and output
+    res = cli("eval", run, "--split", "train", "--n", "16", "--features", "mnist-m")
+    assert res.returncode == 0 and all(k in res.stdout for k in ("psnr", "ssim", "fid")), \
+        res.stdout + res.stderr
+    wrong = cli("sample", run, "--reverse")
+    assert wrong.returncode == 2 and "translates ab" in wrong.stderr
+    Image.new("RGB", (32, 32)).save(tmp_path / "big.png")
+    wrong = cli("sample", run, "--input", tmp_path / "big.png")
+    assert wrong.returncode == 2 and "resize it to 28x28" in wrong.stderr
+    wrong = cli("train", "pix2pix", "--data", "mnist-mini", "--steps", "1", "--out", tmp_path / "no")
+    assert wrong.returncode == 2 and "translation dataset" in wrong.stderr and not (tmp_path / "no").exists()
