@@ -53,7 +53,7 @@ def load(name: str | None = None, split: str = "train", data_dir: str | os.PathL
     _check_options(image_size=image_size, limit=limit, crop=crop)
     if split not in ds.splits + ("all",):
         raise DataError(f"dataset {name!r} has no split {split!r} (choose from {', '.join(ds.splits)})")
-    req = Request(ds, split, data_dir, image_size, crop, limit)
+    req = Request(ds, split, data_dir, image_size, crop, limit, load=load)
     if split == "all" and "all" not in ds.splits:  # formed here: the declared splits one after the other
         data = _concat([_read(dataclasses.replace(req, split=s)) for s in ds.splits], name)
     else:

@@ -89,6 +89,9 @@ class Request:
     image_size: int | None = None
     crop: int | None = None
     limit: int | None = None  # a loader may read only the first `limit` images; `load` keeps that many
+    # `genzoo.data.load`, for entries built from more than one dataset (mnist-m needs cifar10-jpeg too): handed
+    # down by `load` so that the entries' modules need not import the package that imports them
+    load: Callable[..., ImageSet] | None = field(default=None, compare=False, repr=False)
 
     @property
     def name(self) -> str:

@@ -32,7 +32,6 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from genzoo import data as _data  # the package: its `load` (called at load time, after the package is set up)
 from genzoo.data.catalog import DATASETS, DatasetInfo, Request, derived_dataset, locate, register_family
 from genzoo.data.folder import PREFIX as FOLDER_PREFIX
 from genzoo.data.folder import class_folders, list_images
@@ -155,16 +154,17 @@ def cifar10_grey(base: ImageSet, req: Request) -> ImageSet:
 SEEDS = {"train": 0, "test": 1}  # the seed of each split's random draws (other sets offset it)
 
 
-def second_base(name: str, base: str, split: str, data_dir) -> ImageSet:
-    """Split `split` of dataset `base`, which `name` needs besides its own base (from the same data folder); a
-    DataError of that load says so."""
+def second_base(req: Request, base: str) -> ImageSet:
+    """The requested split of dataset `base`, which `req`'s dataset needs besides its own base (from the same data
+    folder, loaded by `req.load`); a DataError of that load says so."""
+    name, split, data_dir = req.name, req.split, req.data_dir
     own = DATASETS[name].derived_from
     try:
         folder = locate(own, data_dir)
         if locate(base, data_dir) == folder:  # e.g. --data-dir DIR/mnist, where fashion-mnist's file names match
             raise DataError(f"{base} and {own} were both found in {folder} (the same file names), so one of them is "
                             f"missing: pass the folder that holds both {own}/ and {base}/")
-        return _data.load(base, split, data_dir)
+        return req.load(base, split, data_dir)
     except DataError as e:
         raise type(e)(f"{name} needs {base} as well as {own}: {e}") from None
 
@@ -202,8 +202,8 @@ def mnist_m(digits: ImageSet, photos: ImageSet, seed: int, name: str = "mnist-m"
     return ImageSet(blend(digits.images, patches), digits.labels, class_names=digits.class_names, name=name)
 
 
-def _mnist_m_split(digits: ImageSet, split: str, data_dir, name: str) -> ImageSet:
-    return mnist_m(digits, second_base(name, "cifar10-jpeg", split, data_dir), SEEDS[split], "mnist-m")
+def _mnist_m_split(digits: ImageSet, req: Request) -> ImageSet:
+    return mnist_m(digits, second_base(req, "cifar10-jpeg"), SEEDS[req.split], "mnist-m")
 
 
 @derived_dataset("mnist-m", "MNIST-M (after Ganin & Lempitsky 2015): each MNIST digit difference-blended "
@@ -219,7 +219,7 @@ def mnist_m_from_mnist(digits: ImageSet, req: Request) -> ImageSet:
     are random 28x28 crops (offsets 0-4, no resizing) of 32x32 CIFAR-10 photos, and the digit keeps MNIST's
     grey levels (anti-aliased strokes): |patch - digit| inverts the photo fully where the digit is white.
     """
-    return dataclasses.replace(_mnist_m_split(digits, req.split, req.data_dir, req.name), name=req.name)
+    return dataclasses.replace(_mnist_m_split(digits, req), name=req.name)
 
 
 def equal_counts(a: ImageSet, b: ImageSet, seed: int) -> tuple[ImageSet, ImageSet]:
@@ -255,7 +255,7 @@ CYCLEGAN = "an unpaired translation set for CycleGAN (Zhu et al. 2017)"
 def mnist_to_mnistm(digits: ImageSet, req: Request) -> ImageSet:
     """Domain B is the mnist-m split itself, permuted (seed 10 train / 11 test): images[i] = mnist-m[perm[i]],
     whose digit is MNIST digit perm[i], while sources[i] is MNIST digit i."""
-    target = _mnist_m_split(digits, req.split, req.data_dir, req.name)
+    target = _mnist_m_split(digits, req)
     perm = torch.randperm(len(target), generator=torch.Generator().manual_seed(10 + SEEDS[req.split]))
     return unpaired(digits, target.subset(perm), req.name, SEEDS[req.split])
 
@@ -267,7 +267,7 @@ def mnist_to_mnistm(digits: ImageSet, req: Request) -> ImageSet:
                  class_names=DATASETS["fashion-mnist"].class_names, hflip_ok=True,
                  license="MNIST: CC BY-SA 3.0; Fashion-MNIST: MIT")
 def mnist_to_fashion(digits: ImageSet, req: Request) -> ImageSet:
-    clothes = second_base(req.name, "fashion-mnist", req.split, req.data_dir)
+    clothes = second_base(req, "fashion-mnist")
     return unpaired(digits, clothes, req.name, SEEDS[req.split])
 
 
@@ -347,7 +347,7 @@ def load_pairs(req: Request) -> ImageSet:
 
 def _folder_split(path: Path, req: Request) -> ImageSet:
     """Domain `path`'s split as `folder:PATH` reads it (class subfolders give labels)."""
-    return _data.load(f"{FOLDER_PREFIX}{path}", req.split, image_size=req.image_size, crop=req.crop)
+    return req.load(f"{FOLDER_PREFIX}{path}", req.split, image_size=req.image_size, crop=req.crop)
 
 
 def load_unpaired(req: Request) -> ImageSet:
