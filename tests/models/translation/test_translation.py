@@ -129,12 +129,12 @@ def train(data, name, steps, out=None, until=None, resume=False, seed=0, **over)
     return model
 
 
-@pytest.mark.parametrize("name", ["pix2pix", "cyclegan"])
-def test_exact_resume(mini, tmp_path, name):
+@pytest.mark.parametrize("name,over", [("pix2pix", {}), ("cyclegan", {"generator": "resnet"})])
+def test_exact_resume(mini, tmp_path, name, over):
     data = coloured(mini, paired=name == "pix2pix", n=160)
-    train(data, name, 12, tmp_path / "straight")
-    train(data, name, 12, tmp_path / "split", until=5)
-    train(data, name, 12, tmp_path / "split", resume=True)
+    train(data, name, 12, tmp_path / "straight", **over)
+    train(data, name, 12, tmp_path / "split", until=5, **over)
+    train(data, name, 12, tmp_path / "split", resume=True, **over)
     assert_same_state(tmp_path / "straight/checkpoints/last.pt", tmp_path / "split/checkpoints/last.pt")
 
 
