@@ -152,8 +152,10 @@ def test_pix2pix_learns_a_paired_colouring(mini, mini_test):
     before = figures(genzoo.build("pix2pix", data.spec, seed=SEED, **TINY["pix2pix"]), test)
     after = figures(train(data, "pix2pix", 150, seed=SEED), test)
     copy = float((test.sources.expand(-1, 3, -1, -1).double() - test.images.double()).abs().mean() / 255)
-    record(l1_before=before["l1"], l1_after=after["l1"], copy=copy, ssim=after["ssim"])
-    assert after["l1"] < 0.5 * before["l1"] and after["l1"] < 0.5 * copy, (before, after, copy)
+    record(l1_before=before["l1"], l1_after=after["l1"], copy=copy, ssim_before=before["ssim"], ssim=after["ssim"])
+    # measured (seeds 0-2, native AVX-512 and avx2): L1 0.462..0.464 before, 0.150..0.157 after, copying 0.332;
+    # SSIM after 0.408..0.408
+    assert after["l1"] < 0.45 * before["l1"] and after["l1"] < 0.6 * copy, (before, after, copy)
     assert after["ssim"] > before["ssim"] + 0.2 and after["psnr"] > before["psnr"] + 5
 
 
@@ -169,6 +171,8 @@ def test_cyclegan_learns_an_unpaired_colouring(mini, mini_test):
     real = test.images.float().mean((0, 2, 3)) / 255
     record(blue_before=fb[2], blue_after=fa[2], blue_real=real[2], cycle_before=b0["cycle_l1_a"],
            cycle_after=after["cycle_l1_a"])
+    # measured (seeds 0-2, native AVX-512 and avx2): blue channel 0.494..0.498 before, 0.738..0.805 after, targets
+    # 0.881; cycle L1 0.473..0.474 before, 0.143..0.156 after
     assert (fa - real).abs().sum() < 0.5 * (fb - real).abs().sum(), (fb, fa, real)
     assert after["cycle_l1_a"] < 0.5 * b0["cycle_l1_a"], (b0, after)
 
