@@ -192,16 +192,30 @@ def presets(args) -> None:
 
 
 # ---- table: models x datasets at one budget, against the floor and dcgan --------------------------------
+def parse_sets(items: list[str]) -> dict[str, dict[str, str]]:
+    """`--set MODEL:KEY=VALUE` items -> {model: {key: value}} (strings: the config coerces them as `--set` does)."""
+    overrides: dict[str, dict[str, str]] = {}
+    for item in items:
+        model, assignment = item.split(":", 1)
+        key, value = assignment.split("=", 1)
+        overrides.setdefault(model, {})[key] = value
+    return overrides
+
+
+def budget_config(name: str, minutes: float, seed: int, log_every: int) -> TrainConfig:
+    """Model `name`'s registered trainer defaults, run for `minutes` of training-step time (no evaluation or grids
+    on the way: the bench scores the end)."""
+    return TrainConfig(**{**genzoo.registry.get(name).train_defaults, "steps": 10**7, "seed": seed,
+                          "max_minutes": minutes, "progress": False, "log_every": log_every, "sample_every": 0,
+                          "eval_every": 0})
+
+
 def table(args) -> None:
     from genzoo.data.grid import save_grid
     from genzoo.metrics import evaluate_images, evaluate_model
 
     results = _read("gan_table.json")
-    overrides: dict[str, dict[str, str]] = {}
-    for item in args.set:  # MODEL:KEY=VALUE (strings: the config coerces them as `--set` does)
-        model, assignment = item.split(":", 1)
-        key, value = assignment.split("=", 1)
-        overrides.setdefault(model, {})[key] = value
+    overrides = parse_sets(args.set)
     metrics = "fid,kid,pr,cls"
     for data in args.data.split(","):
         train = genzoo.load_data(data, data_dir=args.data_dir)
@@ -218,9 +232,7 @@ def table(args) -> None:
                     continue
                 sets = overrides.get(name, {})
                 model = genzoo.build(name, train.spec, seed=seed, **sets)
-                cfg = TrainConfig(**{**genzoo.registry.get(name).train_defaults, "steps": 10**7, "seed": seed,
-                                     "max_minutes": args.minutes, "progress": False, "log_every": 500,
-                                     "sample_every": 0, "eval_every": 0})
+                cfg = budget_config(name, args.minutes, seed, log_every=500)
                 run = RESULTS / "gan-table" / data / f"{name}-{args.minutes:g}min-s{seed}"
                 summary = Trainer(model, train, cfg, run_dir=run, eval_data=None).fit()
                 res = evaluate_model(model, test, n=args.n, metrics=metrics)

@@ -24,12 +24,13 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from gan import budget_config, parse_sets  # bench/ is the script's folder, first on sys.path
 
 import genzoo
 from genzoo.data.grid import save_grid
 from genzoo.metrics import EvalOptions
 from genzoo.models.translation.base import paired_figures
-from genzoo.training import TrainConfig, Trainer
+from genzoo.training import Trainer
 
 RESULTS = Path(__file__).resolve().parent / "results"
 TASKS = "pix2pix:fashion-edges,pix2pix:cifar10-edges,pix2pix:cifar10-grey,cyclegan:mnist-to-mnistm," \
@@ -49,11 +50,7 @@ def baseline(model, test) -> dict:
 def run(args) -> None:
     path = RESULTS / "translation.json"
     results = json.loads(path.read_text()) if path.exists() else {}
-    overrides: dict[str, dict[str, str]] = {}
-    for item in args.set:
-        name, assignment = item.split(":", 1)
-        key, value = assignment.split("=", 1)
-        overrides.setdefault(name, {})[key] = value
+    overrides = parse_sets(args.set)
     for task in args.tasks.split(","):
         name, data = task.split(":")
         train = genzoo.load_data(data, data_dir=args.data_dir)
@@ -64,9 +61,7 @@ def run(args) -> None:
                 continue
             sets = overrides.get(name, {})
             model = genzoo.build(name, train.spec, seed=seed, **sets)
-            cfg = TrainConfig(**{**genzoo.registry.get(name).train_defaults, "steps": 10**7, "seed": seed,
-                                 "max_minutes": args.minutes, "progress": False, "log_every": 200,
-                                 "sample_every": 0, "eval_every": 0})
+            cfg = budget_config(name, args.minutes, seed, log_every=200)
             folder = RESULTS / "translation" / f"{name}-{data}-{args.minutes:g}min-s{seed}"
             if folder.exists():  # not a run to resume: the results say it is missing or --force redoes it
                 shutil.rmtree(folder)
