@@ -207,14 +207,18 @@ def test_default_cadence_keeps_evaluation_within_its_budget(mini, tmp_path, monk
         step_seconds.append(time.monotonic() - t0)
         return out
 
+    eval_sleeps: list[float] = []
+
     def slow_eval(self, data, batch_size=1000):
-        time.sleep(0.5 * sum(step_seconds[-spe:]))
+        eval_sleeps.append(0.5 * sum(step_seconds[-spe:]))
+        time.sleep(eval_sleeps[-1])
         return {"accuracy": 0.5}
 
     monkeypatch.setattr(Classifier, "train_step", timed_step)
     monkeypatch.setattr(Classifier, "evaluate", slow_eval)
 
     def eval_epochs(out, **over):
+        eval_sleeps.clear()
         tr, s = train(mini, out, steps=None, epochs=10, batch_size=64, val_fraction=0.1, log_every=100, **over)
         rows = [json.loads(r) for r in (out / "metrics.jsonl").read_text().splitlines()]
         return [r["epoch"] for r in rows if "val_accuracy" in r], tr
@@ -222,8 +226,12 @@ def test_default_cadence_keeps_evaluation_within_its_budget(mini, tmp_path, monk
     budgeted, tr = eval_epochs(tmp_path / "budget")
     assert budgeted[0] == pytest.approx(1.0) and budgeted[-1] == pytest.approx(10.0)
     assert 2 <= len(budgeted) <= 5, budgeted  # nominally epochs 1, 6, 10
-    # within budget, give or take the one evaluation that may overshoot it (half an epoch: 5% of ten)
-    assert tr.eval_seconds <= 0.16 * tr.elapsed, (tr.eval_seconds, tr.elapsed)
+    # the rule keeps the evaluations before the final one (always done) within 10% of the training time, give or take
+    # the last one it allowed, which may overshoot; evaluating every epoch would take 50%. (A bound on all of them
+    # together, 16%, failed once in CI: with three evaluations of half an epoch each it had 1% to spare.)
+    before_final = eval_sleeps[:-1]
+    assert sum(before_final) - max(before_final) <= 0.10 * tr.elapsed, (eval_sleeps, tr.elapsed)
+    assert tr.eval_seconds <= 0.3 * tr.elapsed, (tr.eval_seconds, tr.elapsed)
     every, _ = eval_epochs(tmp_path / "every", eval_budget=0.0)
     assert every == pytest.approx([float(e) for e in range(1, 11)])
     fixed, _ = eval_epochs(tmp_path / "fixed", eval_every=spe)
