@@ -210,6 +210,15 @@ def budget_config(name: str, minutes: float, seed: int, log_every: int) -> Train
                           "eval_every": 0})
 
 
+def train_at_budget(name: str, train, sets: dict[str, str], minutes: float, seed: int, run: Path,
+                    log_every: int):
+    """Model `name` (config overrides `sets`) trained on `train` for `minutes` in run folder `run`; returns the
+    model and the Trainer's summary."""
+    model = genzoo.build(name, train.spec, seed=seed, **sets)
+    summary = Trainer(model, train, budget_config(name, minutes, seed, log_every), run_dir=run, eval_data=None).fit()
+    return model, summary
+
+
 def table(args) -> None:
     from genzoo.data.grid import save_grid
     from genzoo.metrics import evaluate_images, evaluate_model
@@ -231,10 +240,8 @@ def table(args) -> None:
                 if key in results and not args.force:
                     continue
                 sets = overrides.get(name, {})
-                model = genzoo.build(name, train.spec, seed=seed, **sets)
-                cfg = budget_config(name, args.minutes, seed, log_every=500)
                 run = RESULTS / "gan-table" / data / f"{name}-{args.minutes:g}min-s{seed}"
-                summary = Trainer(model, train, cfg, run_dir=run, eval_data=None).fit()
+                model, summary = train_at_budget(name, train, sets, args.minutes, seed, run, log_every=500)
                 res = evaluate_model(model, test, n=args.n, metrics=metrics)
                 shown = model.sample(64, generator=torch.Generator().manual_seed(0))
                 torch.save(shown, run / "shown.pt")  # the grid's images, for the figure

@@ -24,13 +24,12 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from gan import budget_config, parse_sets  # bench/ is the script's folder, first on sys.path
+from gan import parse_sets, train_at_budget  # bench/ is the script's folder, first on sys.path
 
 import genzoo
 from genzoo.data.grid import save_grid
 from genzoo.metrics import EvalOptions
 from genzoo.models.translation.base import paired_figures
-from genzoo.training import Trainer
 
 RESULTS = Path(__file__).resolve().parent / "results"
 TASKS = "pix2pix:fashion-edges,pix2pix:cifar10-edges,pix2pix:cifar10-grey,cyclegan:mnist-to-mnistm," \
@@ -60,12 +59,10 @@ def run(args) -> None:
             if key in results and not args.force:
                 continue
             sets = overrides.get(name, {})
-            model = genzoo.build(name, train.spec, seed=seed, **sets)
-            cfg = budget_config(name, args.minutes, seed, log_every=200)
             folder = RESULTS / "translation" / f"{name}-{data}-{args.minutes:g}min-s{seed}"
             if folder.exists():  # not a run to resume: the results say it is missing or --force redoes it
                 shutil.rmtree(folder)
-            summary = Trainer(model, train, cfg, run_dir=folder, eval_data=None).fit()
+            model, summary = train_at_budget(name, train, sets, args.minutes, seed, folder, log_every=200)
             model.eval_options = EvalOptions(n=args.n, metrics=("fid", "kid", "pr"), batch_size=500)
             res = model.evaluate(test)
             if f"{name}:{data}/identity" not in results:

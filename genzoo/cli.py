@@ -683,8 +683,10 @@ def cmd_eval(args) -> int:
         if "k" not in inspect.signature(model.evaluate).parameters:
             raise ConfigError(f"--k is for likelihood models (vae, iwae, cvae); {saved['model']} takes no k")
         kwargs["k"] = args.k
+    # sample metrics the user asked for must be computed; by default a dataset without a feature network (Frey
+    # faces) still gets the model's own figures (an RBM's or VAE's log-likelihood), with a note
+    explicit = args.metrics is not None or args.features != "auto"
     if model.evaluates_outputs:  # a translator: its outputs scored as samples are
-        explicit = args.metrics is not None or args.features != "auto"
         model.eval_options = EvalOptions(n=args.n, metrics=metrics, seeds=args.seeds, seed=args.seed,
                                          features=args.features, batch_size=args.batch_size, strict=explicit)
     if not model.can_sample():
@@ -702,9 +704,6 @@ def cmd_eval(args) -> int:
     train = None
     if metrics is None or "nn" in metrics:
         train = _train_split_for_nn(saved["data"], split, args.data_dir, required=metrics is not None)
-    # sample metrics the user asked for must be computed; by default a dataset without a feature network (Frey
-    # faces) still gets the model's own figures (an RBM's or VAE's log-likelihood), with a note
-    explicit = args.metrics is not None or args.features != "auto"
     model.eval_options = EvalOptions(n=args.n, metrics=metrics, seeds=args.seeds, seed=args.seed,
                                      features=args.features, batch_size=args.batch_size, strict=explicit, train=train)
     with warnings.catch_warnings(record=True) as caught:

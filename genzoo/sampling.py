@@ -429,15 +429,21 @@ def levels(model, args, generator: torch.Generator) -> tuple[torch.Tensor, int]:
     _need(model, ("sample_levels",), "levels", "pyramid models (lapgan)")
     with torch.no_grad():
         scales = model.sample_levels(args.n, generator=generator)
-    per_row, rows = min(args.n, LEVELS_PER_ROW), []
-    for i in range(0, args.n, per_row):
-        for x in scales:
+    per_row = min(args.n, LEVELS_PER_ROW)
+    return column_blocks(scales, per_row, model.input_range[1]).cpu(), per_row
+
+
+def column_blocks(rows: list[torch.Tensor], per_row: int, blank: float) -> torch.Tensor:
+    """Equally long rows of images laid out `per_row` columns wide: a block of all rows per `per_row` images, the
+    last block finished with blank cells (value `blank`)."""
+    out = []
+    for i in range(0, len(rows[0]), per_row):
+        for x in rows:
             block = x[i:i + per_row]
-            if len(block) < per_row:  # blank cells finish the last block
-                block = torch.cat([block, block.new_full((per_row - len(block), *block.shape[1:]),
-                                                         model.input_range[1])])
-            rows.append(block)
-    return torch.cat(rows).cpu(), per_row
+            if len(block) < per_row:
+                block = torch.cat([block, block.new_full((per_row - len(block), *block.shape[1:]), blank)])
+            out.append(block)
+    return torch.cat(out)
 
 
 def translations(model, args, generator: torch.Generator) -> tuple[torch.Tensor, int]:
@@ -455,13 +461,10 @@ def translations(model, args, generator: torch.Generator) -> tuple[torch.Tensor,
         inputs, targets = (data.sources, data.images) if direction == "ab" else (data.images, data.sources)
         targets = targets if data.paired else None
     outputs = model.translate_uint8(inputs, direction)
-    per_row, blocks = min(len(inputs), LEVELS_PER_ROW), []
-    for i in range(0, len(inputs), per_row):
-        rows = [t[i:i + per_row] for t in (inputs, outputs, targets) if t is not None]
-        if len(rows[0]) < per_row:  # blank cells finish the last block
-            rows = [torch.cat([r, r.new_full((per_row - len(r), *r.shape[1:]), 255)]) for r in rows]
-        blocks.append(model.rows_to_grid(rows))
-    return torch.cat(blocks), per_row
+    rows = [t for t in (inputs, outputs, targets) if t is not None]
+    per_row = min(len(inputs), LEVELS_PER_ROW)
+    grid = model.rows_to_grid(rows).split(len(inputs))  # float rows in the model's range, in common channels
+    return column_blocks(list(grid), per_row, model.input_range[1]), per_row
 
 
 VIEWS.update(interpolate=interpolate, arithmetic=arithmetic, manifold=manifold, reconstruct=reconstruct,

@@ -105,7 +105,12 @@ class Translator(Model):
         figures = self.output_figures(out, data, opts)
         if data.paired:
             figures.update(paired_figures(out, data.images))
-        return figures
+        return {**figures, **self.more_figures(data, out, opts, min(batch_size, 500))}
+
+    def more_figures(self, data: ImageSet, out: torch.Tensor, opts: EvalOptions, batch_size: int) -> dict[str, Any]:
+        """Figures a model adds to `evaluate` on the same test pairs, given their A -> B translations `out`
+        (CycleGAN: the reverse direction and the cycles); none by default."""
+        return {}
 
     def output_figures(self, out: torch.Tensor, real: ImageSet, opts: EvalOptions, labels: torch.Tensor | None = None,
                        suffix: str = "") -> dict[str, Any]:

@@ -119,20 +119,16 @@ class CycleGAN(Translator):
         return {**logs, "loss_d": loss_d.detach()}
 
     # ---- evaluation: both directions and the cycles ---------------------------------------------------
-    def evaluate(self, data, batch_size: int = 1000) -> dict:
-        """The A -> B figures (Translator.evaluate), then B -> A against the real sources (keys `*_ba`) and
-        the cycle errors (mean absolute error on [0, 1] of F(G(a)) against a, and of G(F(b)) against b)."""
-        figures = super().evaluate(data, batch_size)
-        opts = getattr(self, "eval_options", None) or EvalOptions()
-        data = data.take(opts.n)
-        bs = min(batch_size, 500)
-        fake_a = self.translate_uint8(data.images, "ba", bs)
+    def more_figures(self, data: ImageSet, out: torch.Tensor, opts: EvalOptions, batch_size: int) -> dict:
+        """Besides the A -> B figures (Translator.evaluate): B -> A against the real sources (keys `*_ba`) and the
+        cycle errors (mean absolute error on [0, 1] of F(G(a)) against a, and of G(F(b)) against b)."""
+        fake_a = self.translate_uint8(data.images, "ba", batch_size)
         reverse = ImageSet(data.sources, data.source_labels, name=source_domain(data.name))
         # the reverse direction's figures are extras: a source domain without a feature network skips them
-        figures.update(self.output_figures(fake_a, reverse, dataclasses.replace(opts, strict=False),
-                                           labels=data.labels, suffix="_ba"))
-        cycled_a = self.translate_uint8(self.translate_uint8(data.sources, "ab", bs), "ba", bs)
-        cycled_b = self.translate_uint8(fake_a, "ab", bs)
+        figures = self.output_figures(fake_a, reverse, dataclasses.replace(opts, strict=False), labels=data.labels,
+                                      suffix="_ba")
+        cycled_a = self.translate_uint8(out, "ba", batch_size)
+        cycled_b = self.translate_uint8(fake_a, "ab", batch_size)
         figures["cycle_l1_a"] = float((cycled_a.double() - data.sources.double()).abs().mean() / 255)
         figures["cycle_l1_b"] = float((cycled_b.double() - data.images.double()).abs().mean() / 255)
         return figures
