@@ -109,10 +109,22 @@ def _concat(parts: list[ImageSet], name: str) -> ImageSet:
         shapes = " and ".join("x".join(map(str, p.shape)) for p in (first, odd))
         raise DataError(f"dataset {name!r}: its splits hold images of different shapes ({shapes}); pass an image "
                         "size (--set data.image_size=N)")
+    if any(p.vocab != first.vocab for p in parts):
+        raise DataError(f"dataset {name!r}: its splits' captions use different vocabularies; build every split's "
+                        "captions in one fixed vocabulary (genzoo.data.text.encode_captions(..., vocab))")
     return ImageSet(torch.cat([p.images for p in parts]), cat([p.labels for p in parts]),
                     cat([p.attrs for p in parts]), attr_names=first.attr_names, class_names=first.class_names,
                     name=name, hflip_ok=first.hflip_ok, sources=cat([p.sources for p in parts]),
-                    source_labels=cat([p.source_labels for p in parts]), paired=first.paired)
+                    source_labels=cat([p.source_labels for p in parts]), paired=first.paired,
+                    captions=_cat_captions([p.captions for p in parts]), vocab=first.vocab)
+
+
+def _cat_captions(parts: list[torch.Tensor | None]) -> torch.Tensor | None:
+    """Captions of several splits (same vocabulary) as one tensor, padded to the longest split's length."""
+    if any(p is None for p in parts):
+        return None
+    length = max(p.shape[2] for p in parts)
+    return torch.cat([torch.nn.functional.pad(p, (0, length - p.shape[2])) for p in parts])
 
 
 def resize(data: ImageSet, size: int) -> ImageSet:

@@ -35,6 +35,9 @@ class DataSpec:
     # each input is its target's pair
     source_channels: int = 0
     paired: bool = False
+    # captioned data (see ImageSet.captions): the words, and the length in ids of a stored caption
+    vocab: tuple[str, ...] = ()
+    caption_length: int = 0
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -48,6 +51,7 @@ class DataSpec:
         d = dict(d)
         d["class_names"] = tuple(d.get("class_names", ()))
         d["attr_names"] = tuple(d.get("attr_names", ()))
+        d["vocab"] = tuple(d.get("vocab", ()))
         return cls(**{k: v for k, v in d.items() if k in {f.name for f in dataclasses.fields(cls)}})
 
 
@@ -59,6 +63,7 @@ class Batch:
     y: torch.Tensor | None = None
     attrs: torch.Tensor | None = None
     src: torch.Tensor | None = None  # translation data: the input-domain images (floats, as x)
+    text: torch.Tensor | None = None  # captioned data: one caption per image, B x L int64 ids (genzoo.data.text)
 
     def __len__(self) -> int:
         return self.x.shape[0]
@@ -70,7 +75,7 @@ class Batch:
         x = self.x.to(device, non_blocking=True)
         if memory_format is not torch.contiguous_format and x.dim() == 4:
             x = x.contiguous(memory_format=memory_format)
-        return Batch(x, mv(self.y), mv(self.attrs), mv(self.src))
+        return Batch(x, mv(self.y), mv(self.attrs), mv(self.src), mv(self.text))
 
 
 def to_float(x: torch.Tensor, value_range: tuple[float, float] = (-1.0, 1.0)) -> torch.Tensor:
@@ -105,6 +110,9 @@ class ImageSet:
     N x Cs x H x W, the same height and width), with their own labels: `images` is the output domain B. Paired:
     `sources[i]` is the input whose translation is `images[i]`; unpaired: the two domains are independent
     collections (a batch draws each in its own order) that happen to be stored with equal counts.
+
+    A captioned set (text-to-image, captioning) also holds `captions`, K descriptions of each image as token ids
+    (N x K x L int64: words, `<eos>`, then `<pad>` = 0) in the words of `vocab` (see genzoo.data.text).
     """
 
     images: torch.Tensor
@@ -118,6 +126,8 @@ class ImageSet:
     sources: torch.Tensor | None = None
     source_labels: torch.Tensor | None = None
     paired: bool = False
+    captions: torch.Tensor | None = None
+    vocab: tuple[str, ...] = ()
 
     def __post_init__(self):
         x = self.images
@@ -142,6 +152,7 @@ class ImageSet:
                 raise DataError(f"ImageSet {self.name!r}: {self.attrs.shape[1]} attribute columns but "
                                 f"{len(self.attr_names)} names")
         self._check_sources()
+        self._check_captions()
         self.class_names = tuple(self.class_names)
         self.attr_names = tuple(self.attr_names)
         if self.num_classes < 0:
@@ -171,6 +182,19 @@ class ImageSet:
                 raise DataError(f"ImageSet {self.name!r}: {n} sources but source labels of shape "
                                 f"{tuple(self.source_labels.shape)}")
 
+    def _check_captions(self) -> None:
+        c, n = self.captions, len(self.images)
+        self.vocab = tuple(self.vocab)
+        if c is None:
+            return
+        if not isinstance(c, torch.Tensor) or c.dtype != torch.int64 or c.dim() != 3 or c.shape[0] != n \
+                or c.shape[1] < 1 or c.shape[2] < 2:
+            raise DataError(f"ImageSet {self.name!r}: captions must be an int64 tensor of shape N x K x L (K "
+                            f"captions of L ids for each of the {n} images), got {getattr(c, 'dtype', type(c))} "
+                            f"{tuple(getattr(c, 'shape', ()))}")
+        if n and (int(c.min()) < 0 or int(c.max()) >= len(self.vocab)):
+            raise DataError(f"ImageSet {self.name!r}: caption ids outside the vocabulary of {len(self.vocab)} words")
+
     # ---- basic facts -------------------------------------------------------------------------
     def __len__(self) -> int:
         return self.images.shape[0]
@@ -183,8 +207,9 @@ class ImageSet:
     def spec(self) -> DataSpec:
         c, h, w = self.shape
         sc = 0 if self.sources is None else self.sources.shape[1]
+        length = 0 if self.captions is None else self.captions.shape[2]
         return DataSpec(c, h, w, self.num_classes, self.class_names, self.attr_names, self.name, self.hflip_ok,
-                        sc, self.paired)
+                        sc, self.paired, self.vocab, length)
 
     def __repr__(self) -> str:
         c, h, w = self.shape
@@ -192,6 +217,8 @@ class ImageSet:
         extra += f", {len(self.attr_names)} attributes" if self.attrs is not None else ""
         if self.sources is not None:
             extra += f", {'paired' if self.paired else 'unpaired'} with {self.sources.shape[1]}-channel sources"
+        if self.captions is not None:
+            extra += f", {self.captions.shape[1]} captions each in {len(self.vocab)} words"
         return f"ImageSet({self.name!r}, {len(self)} images {c}x{h}x{w}{extra})"
 
     # ---- subsets -----------------------------------------------------------------------------
@@ -205,7 +232,7 @@ class ImageSet:
 
         return dataclasses.replace(self, images=self.images[index], labels=pick(self.labels),
                                    attrs=pick(self.attrs), sources=pick(self.sources),
-                                   source_labels=pick(self.source_labels))
+                                   source_labels=pick(self.source_labels), captions=pick(self.captions))
 
     def take(self, n: int) -> ImageSet:
         return self.subset(slice(0, min(n, len(self))))
@@ -246,8 +273,8 @@ class ImageSet:
 
     def batches(self, batch_size: int, seed: int = 0, epoch: int = 0, start: int = 0,
                 rank: int = 0, world_size: int = 1) -> Iterator[tuple[torch.Tensor, ...]]:
-        """Yield (images uint8, labels | None, attrs | None, sources uint8 | None) for one epoch, from batch
-        `start` on.
+        """Yield (images uint8, labels | None, attrs | None, sources uint8 | None, captions | None) for one epoch,
+        from batch `start` on; captions: one of each image's K captions (B x L ids), picked at random per epoch.
 
         Incomplete final batches are dropped (fixed steps per epoch keeps resume arithmetic exact and
         batchnorm away from tiny batches). With `world_size` > 1 each rank gets a disjoint shard. Unpaired
@@ -255,6 +282,11 @@ class ImageSet:
         """
         order = self.epoch_order(seed, epoch)
         src_order = order if self.paired else self.epoch_order(seed + 7919, epoch)
+        text = None
+        if self.captions is not None:  # which caption of each image this epoch shows: also a pure function
+            g = torch.Generator().manual_seed(seed * 1_000_003 + epoch + 104_729)
+            pick = torch.randint(self.captions.shape[1], (len(self),), generator=g)
+            text = self.captions[torch.arange(len(self)), pick]
         if world_size > 1:
             order, src_order = order[rank::world_size], src_order[rank::world_size]
         steps = self.steps_per_epoch(batch_size, world_size)
@@ -264,7 +296,8 @@ class ImageSet:
             yield (self.images[idx],
                    None if self.labels is None else self.labels[idx],
                    None if self.attrs is None else self.attrs[idx],
-                   None if self.sources is None else self.sources[src_order[sl]])
+                   None if self.sources is None else self.sources[src_order[sl]],
+                   None if text is None else text[idx])
 
     def iter_ordered(self, batch_size: int) -> Iterator[tuple[torch.Tensor, ...]]:
         """All images in stored order (for evaluation), last batch possibly smaller."""

@@ -463,7 +463,7 @@ class Trainer:
                 while self.step < total:
                     t0 = time.monotonic()
                     try:
-                        images, labels, attrs, sources = next(batches)
+                        images, labels, attrs, sources, text = next(batches)
                     except StopIteration:
                         epoch += 1
                         batches = self.data.batches(cfg.batch_size, cfg.seed, epoch, 0, self.dist.rank,
@@ -475,7 +475,8 @@ class Trainer:
                         x = x.contiguous(memory_format=torch.channels_last)
                     src = None if sources is None else to_float(sources.to(self.device), model.input_range)
                     batch = Batch(x, None if labels is None else labels.to(self.device),
-                                  None if attrs is None else attrs.to(self.device), src)
+                                  None if attrs is None else attrs.to(self.device), src,
+                                  None if text is None else text.to(self.device))
                     with self._autocast():
                         out = model.train_step(batch, self.step)
                     self.step += 1

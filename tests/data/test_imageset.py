@@ -123,15 +123,15 @@ def translation_set(n=40, paired=True):
 
 def test_paired_sources_come_with_their_targets_and_unpaired_in_an_order_of_their_own():
     paired, unpaired = translation_set(paired=True), translation_set(paired=False)
-    for x, _, _, src in paired.batches(8, seed=2, epoch=1):
+    for x, _, _, src, _ in paired.batches(8, seed=2, epoch=1):
         assert (src[:, 0, 0, 0] - 100).tolist() == x[:, 0, 0, 0].tolist()
     batches = list(unpaired.batches(8, seed=2, epoch=1))
-    matches = sum(int((src[:, 0, 0, 0] - 100 == x[:, 0, 0, 0]).sum()) for x, _, _, src in batches)
+    matches = sum(int((src[:, 0, 0, 0] - 100 == x[:, 0, 0, 0]).sum()) for x, _, _, src, _ in batches)
     assert matches < 8  # of 40: random orders agree on about 1
-    seen = torch.cat([src[:, 0, 0, 0] for *_, src in batches]) - 100
+    seen = torch.cat([src[:, 0, 0, 0] for _, _, _, src, _ in batches]) - 100
     assert sorted(seen.tolist()) == list(range(40))  # each source once per epoch
-    assert [s.tolist() for *_, s in unpaired.batches(8, seed=2, epoch=1, start=2)] == \
-        [s.tolist() for *_, s in batches[2:]]  # resumable midway
+    assert [s.tolist() for _, _, _, s, _ in unpaired.batches(8, seed=2, epoch=1, start=2)] == \
+        [s.tolist() for _, _, _, s, _ in batches[2:]]  # resumable midway
     assert paired.spec.source_channels == 1 and paired.spec.paired and not unpaired.spec.paired
 
 
