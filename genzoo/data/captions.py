@@ -40,10 +40,16 @@ Datasets: `mnist-captions`, `mnist-mini-captions` (embedded: needs no files) and
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import zlib
+
 import torch
 import torch.nn.functional as F
 
-from genzoo.data.text import tokenize
+from genzoo.data.catalog import DATASETS, Request, derived_dataset
+from genzoo.data.imageset import ImageSet
+from genzoo.data.text import build_vocab, encode_captions, tokenize
 from genzoo.errors import DataError
 
 SIZE = 28  # the side at which the thresholds were measured; other sizes are resized to it
@@ -134,20 +140,22 @@ def _prepare(images: torch.Tensor) -> torch.Tensor:
 
 
 def _bbox(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Height and width (pixels) of the bounding box of each N x H x W mask (0 where empty)."""
-    def extent(any_: torch.Tensor) -> torch.Tensor:
-        n = any_.shape[1]
-        first = any_.to(torch.uint8).argmax(1)  # the first True (argmax returns the first maximum)
-        last = n - 1 - any_.flip(1).to(torch.uint8).argmax(1)
-        return ((last - first + 1) * any_.any(1)).float()
+    """Height and width (pixels) of the bounding box of each N x H x W 0/1 float mask (0 where empty)."""
+    def extent(profile: torch.Tensor) -> torch.Tensor:
+        hit = (profile > 0).to(torch.uint8)
+        first = hit.argmax(1)  # the first hit (argmax returns the first maximum)
+        last = hit.shape[1] - 1 - hit.flip(1).argmax(1)
+        return (last - first + 1).float() * hit.amax(1)
 
-    return extent(mask.any(2)), extent(mask.any(1))
+    return extent(mask.sum(2)), extent(mask.sum(1))
 
 
 def _boundary(mask: torch.Tensor) -> torch.Tensor:
-    """Ink/background transitions between 4-neighbours (the border counts as background)."""
-    m = F.pad(mask.to(torch.uint8), (1, 1, 1, 1)).bool()
-    return ((m[:, :, 1:] ^ m[:, :, :-1]).sum((1, 2)) + (m[:, 1:] ^ m[:, :-1]).sum((1, 2))).float()
+    """Ink/background transitions between 4-neighbours of each N x H x W 0/1 float mask (the border counts as
+    background): each run of ink along a row or column has two ends, and a row holds (ink pixels - adjacent
+    ink pairs) runs."""
+    pairs = (mask[:, :, 1:] * mask[:, :, :-1]).sum((1, 2)) + (mask[:, 1:] * mask[:, :-1]).sum((1, 2))
+    return 2 * (2 * mask.sum((1, 2)) - pairs)
 
 
 def _slant(x: torch.Tensor) -> torch.Tensor:
@@ -165,8 +173,8 @@ def _slant(x: torch.Tensor) -> torch.Tensor:
 
 
 def _measure_digits(x: torch.Tensor) -> dict[str, torch.Tensor]:
-    ink = x >= INK
-    area = ink.sum((1, 2)).float()
+    ink = (x >= INK).float()
+    area = ink.sum((1, 2))
     height, width = _bbox(ink)
     half = _boundary(ink) / 2
     return {"thickness": (half - (half * half - 4 * area).clamp(min=0).sqrt()) / 2,
@@ -176,8 +184,8 @@ def _measure_digits(x: torch.Tensor) -> dict[str, torch.Tensor]:
 
 
 def _measure_clothes(x: torch.Tensor) -> dict[str, torch.Tensor]:
-    cloth = x >= GARMENT
-    n = cloth.sum((1, 2)).float()
+    cloth = (x >= GARMENT).float()
+    n = cloth.sum((1, 2))
     height, width = _bbox(cloth)
     return {"brightness": (x * cloth).sum((1, 2)) / n.clamp(min=1),
             "width": width / height.clamp(min=1),
@@ -224,3 +232,154 @@ def stated_attributes(text: str, family: str) -> dict[str, str]:
         if len(said) == 1:
             out[a] = said[0]
     return out
+
+
+# ---- captions -----------------------------------------------------------------------------------------------
+K = 5  # captions per image
+INCLUDE = 0.6  # each attribute that has a word is mentioned in a caption with this probability
+# template -> its probability: the bare class word, adjectives before the noun, a phrase after it, "a picture of"
+TEMPLATES = {"bare": 0.1, "before": 0.4, "after": 0.3, "picture": 0.2}
+PHRASES = {"slant": "leaning"}  # attributes said after the noun: "a seven leaning right"
+_ARTICLE = {"trousers": "a pair of"}  # else 'a', or 'an' before a vowel sound
+
+
+def _article(noun: str, phrase: str) -> str:
+    """The article of `phrase` (which ends in `noun`): 'a pair of' trousers, 'an' before a vowel sound, else 'a'."""
+    first = phrase.split()[0]
+    if noun in _ARTICLE:
+        return _ARTICLE[noun]
+    return "an" if first[0] in "aeiou" and first != "one" else "a"
+
+
+def caption(family: str, label: int, words: list[tuple[str, str]], template: str) -> str:
+    """One caption of class `label` stating `words` ((attribute, word) pairs, in the order given) with
+    `template` (one of TEMPLATES), e.g. 'before' -> 'a thick seven leaning right'."""
+    noun = CLASS_WORDS[family][label]
+    if template == "bare":
+        return noun
+    adjs = [w for a, w in words if a not in PHRASES]
+    post = "".join(f" {PHRASES[a]} {w}" for a, w in words if a in PHRASES)
+    if template == "after" and adjs:  # 'a seven written thin and small', 'a sandal that is dark and wide'
+        joined = " ".join(adjs[:-1]) + " and " + adjs[-1] if len(adjs) > 1 else adjs[0]
+        how = " written " if family == "digits" else " that is "
+        return f"{_article(noun, noun)} {noun}{how}{joined}{post}"
+    phrase = " ".join(adjs + [noun])
+    text = f"{_article(noun, phrase)} {phrase}{post}"
+    return f"a picture of {text}" if template == "picture" else text
+
+
+def _extremes(family: str) -> list[str]:
+    """Every template for every class with all attributes at their low, and at their high, words."""
+    out = []
+    for label in range(len(CLASS_WORDS[family])):
+        for side in (0, 1):
+            words = [(a, pair[side]) for a, pair in WORDS[family].items()]
+            out += [caption(family, label, words, t) for t in TEMPLATES]
+    return out
+
+
+@functools.cache
+def vocabulary(family: str) -> tuple[str, ...]:
+    """Every word a caption of `family` can use (after genzoo.data.text's special tokens), fixed: the same for
+    every split and every dataset of the family."""
+    return build_vocab(_extremes(_family(family)))
+
+
+@functools.cache
+def caption_length(family: str) -> int:
+    """The stored length (ids) of every caption of `family`: its longest possible caption + <eos>."""
+    return 1 + max(len(tokenize(s)) for s in _extremes(_family(family)))
+
+
+def caption_seed(dataset_name: str, split: str) -> int:
+    """The seed of a captioned split's draws: CRC-32 of 'name/split' (stable across processes and versions)."""
+    return zlib.crc32(f"{dataset_name}/{split}".encode())
+
+
+def _draws(labels: torch.Tensor, levels: dict[str, torch.Tensor], family: str, seed: int, k: int
+           ) -> tuple[list[tuple[int, list[tuple[str, str]], str]], torch.Tensor]:
+    """The random choices of K captions per image, as (the distinct captions' (label, words, template), an
+    N x K index into them): each caption's template (TEMPLATES' probabilities), which worded attributes it keeps
+    (each with probability INCLUDE) and their order, all drawn at once from a torch.Generator seeded with `seed`."""
+    names = FAMILIES[_family(family)]
+    n, a, g = len(labels), len(names), torch.Generator().manual_seed(seed)
+    template = torch.multinomial(torch.tensor(list(TEMPLATES.values())), n * k, replacement=True,
+                                 generator=g).view(n, k)
+    keep = torch.rand(n, k, a, generator=g) < INCLUDE
+    rank = torch.rand(n, k, a, generator=g)
+    level = torch.stack([levels[x].long().view(-1) for x in names], 1) if a else torch.zeros(n, 0)
+    said = level.view(n, 1, a) * keep * (template != 0).unsqueeze(-1)  # -1 / +1: the low / high word; 0: none
+    # the said attributes first, in random order (the bare template, 0, says none)
+    order = torch.where(said != 0, rank, 2.0).argsort(stable=True, dim=-1)
+    order = order * (torch.arange(a) < (said != 0).sum(-1, keepdim=True))  # unsaid places: 0, so one code each
+    # one integer per caption (label, template, order, what is said), so that each distinct caption is made once
+    code = labels.long().view(n, 1) + 10 * (template + len(TEMPLATES) * (
+        (order * a ** torch.arange(a)).sum(-1) + a ** a * ((said + 1) * 3 ** torch.arange(a)).sum(-1)))
+    # the distinct codes, and each caption's index among them (a table over all codes: torch.unique sorts, slower)
+    seen = torch.zeros(10 * len(TEMPLATES) * a ** a * 3 ** a, dtype=torch.bool)
+    seen[code.view(-1)] = True
+    keys = seen.nonzero().view(-1)
+    inverse = (seen.cumsum(0) - 1)[code.view(-1)]
+    unique = []
+    for key in keys.tolist():
+        label, rest = key % 10, key // 10
+        t, rest = rest % len(TEMPLATES), rest // len(TEMPLATES)
+        perm, state = rest % a ** a, rest // a ** a
+        st = [state // 3 ** i % 3 - 1 for i in range(a)]
+        idx = [perm // a ** i % a for i in range(sum(v != 0 for v in st))]
+        words = [(names[i], WORDS[family][names[i]][(st[i] + 1) // 2]) for i in idx]
+        unique.append((label, words, list(TEMPLATES)[t]))
+    return unique, inverse.view(n, k)
+
+
+def caption_texts(labels: torch.Tensor, levels: dict[str, torch.Tensor], family: str, seed: int,
+                  k: int = K) -> list[list[str]]:
+    """K captions (strings) for each image from its label and attribute levels (`attribute_levels`); the draws
+    as `caption_ids`, which gives the same captions as ids."""
+    unique, inverse = _draws(labels, levels, family, seed, k)
+    texts = [caption(family, *u) for u in unique]
+    return [[texts[j] for j in row] for row in inverse.tolist()]
+
+
+def caption_ids(labels: torch.Tensor, levels: dict[str, torch.Tensor], family: str, seed: int,
+                k: int = K) -> torch.Tensor:
+    """K captions for each image, from its label and attribute levels (`attribute_levels`), as N x K x
+    caption_length(family) int64 ids in vocabulary(family) (words, <eos>, <pad>s; see genzoo.data.text)."""
+    unique, inverse = _draws(labels, levels, family, seed, k)
+    length = caption_length(family)
+    table = torch.zeros(max(len(unique), 1), length, dtype=torch.int64)
+    if unique:
+        table, _ = encode_captions([[caption(family, *u)] for u in unique], vocabulary(family))
+        table = F.pad(table[:, 0], (0, length - table.shape[2]))
+    return table[inverse]
+
+
+def make_captions(images_uint8: torch.Tensor, labels: torch.Tensor, family: str, seed: int,
+                  k: int = K) -> torch.Tensor:
+    """K captions for each image (N x K x L ids in vocabulary(family)), from its label and measured attributes."""
+    return caption_ids(labels, attribute_levels(images_uint8, family), family, seed, k)
+
+
+# ---- datasets -----------------------------------------------------------------------------------------------
+def with_captions(data: ImageSet, name: str, family: str, seed: int) -> ImageSet:
+    """`data` (labelled) with K captions per image (`make_captions`) in vocabulary(family), renamed `name`."""
+    if data.labels is None:
+        raise DataError(f"{name}: captions need the class of each image, and {data.name!r} has no labels")
+    return dataclasses.replace(data, captions=make_captions(data.images, data.labels, family, seed),
+                               vocab=vocabulary(family), name=name)
+
+
+def _captioned(base: ImageSet, req: Request) -> ImageSet:
+    return with_captions(base, req.name, caption_family(req.name), caption_seed(req.name, req.split))
+
+
+_ABOUT = {"digits": "thickness, slant, size, brightness", "clothes": "brightness (dark/light), width "
+          "(narrow/wide), size"}
+for _name, (_base, _fam) in CAPTIONED.items():
+    _ds = DATASETS[_base]
+    derived_dataset(
+        _name, f"{_base} with {K} template captions per image from its class and attributes measured on it "
+        f"({_ABOUT[_fam]}), e.g. {'a thick seven leaning right' if _fam == 'digits' else 'a small light sandal'!r}; "
+        "for text-to-image and captioning (genzoo.data.captions)", base=_base, shape=_ds.shape,
+        num_classes=_ds.num_classes, class_names=_ds.class_names, hflip_ok=_ds.hflip_ok,
+        license=_ds.license)(_captioned)

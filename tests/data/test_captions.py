@@ -3,17 +3,27 @@
 import pytest
 import torch
 
+from genzoo.data import load
 from genzoo.data.captions import (
     FAMILIES,
     THRESHOLDS,
     WORDS,
+    K,
+    attribute_levels,
     attribute_words,
+    caption,
     caption_family,
+    caption_ids,
+    caption_length,
+    caption_texts,
     class_word,
     measure,
     stated_attributes,
+    vocabulary,
 )
+from genzoo.data.text import SPECIALS, decode, tokenize
 from genzoo.errors import DataError
+from tests.data.test_translation_data import idx_set
 
 
 def stroke(top: tuple[float, float], bottom: tuple[float, float], width: float, value: int = 255,
@@ -120,3 +130,86 @@ def test_families_and_class_words():
     assert class_word("fashion-captions", 9) == "ankle boot"
     with pytest.raises(DataError, match="0..9"):
         class_word("mnist-captions", 10)
+
+
+# ---- captions -------------------------------------------------------------------------------------------------
+def test_templates_by_hand():
+    words = [("thickness", "thick"), ("slant", "right")]
+    assert caption("digits", 7, words, "before") == "a thick seven leaning right"
+    assert caption("digits", 7, [("thickness", "thin"), ("size", "small")], "after") == "a seven written thin and small"
+    assert caption("digits", 7, words, "bare") == "seven"
+    assert caption("digits", 8, [("slant", "left")], "picture") == "a picture of an eight leaning left"
+    assert caption("digits", 1, [], "before") == "a one"
+    assert caption("clothes", 5, [("size", "small"), ("brightness", "light")], "before") == "a small light sandal"
+    assert caption("clothes", 9, [], "after") == "an ankle boot"
+    assert caption("clothes", 1, [("brightness", "dark"), ("width", "wide")], "after") == \
+        "a pair of trousers that is dark and wide"
+
+
+def test_vocabulary_is_fixed_and_holds_every_word():
+    for family in FAMILIES:
+        vocab = vocabulary(family)
+        assert vocab[:3] == SPECIALS and list(vocab[3:]) == sorted(vocab[3:])
+        words = {w for pair in WORDS[family].values() for w in pair}
+        words |= {w for c in range(10) for w in tokenize(class_word(f"{'mnist' if family == 'digits' else 'fashion'}"
+                                                                    "-captions", c))}
+        assert words <= set(vocab)
+    assert caption_length("digits") == 11 and caption_length("clothes") == 11
+
+
+def test_captions_state_the_class_and_the_measured_words():
+    data = load("mnist-mini-captions", "test", limit=300)
+    base = load("mnist-mini", "test", limit=300)
+    assert torch.equal(data.images, base.images) and torch.equal(data.labels, base.labels)
+    assert data.captions.shape == (300, K, caption_length("digits")) and data.vocab == vocabulary("digits")
+    measured = attribute_words(data.images, "digits")
+    seen = set()
+    for i in range(300):
+        for ids in data.captions[i]:
+            text = decode(ids, data.vocab)
+            assert class_word("mnist-mini-captions", int(data.labels[i])) in tokenize(text)
+            for attr, word in stated_attributes(text, "digits").items():
+                assert measured[attr][i] == word, (i, text)
+                seen.add(word)
+    assert seen == {w for pair in WORDS["digits"].values() for w in pair}  # every word turns up somewhere
+
+
+def test_captions_are_seeded():
+    data = load("mnist-mini", "test", limit=200)
+    levels = attribute_levels(data.images, "digits")
+    a, b = caption_ids(data.labels, levels, "digits", 3), caption_ids(data.labels, levels, "digits", 3)
+    assert torch.equal(a, b) and not torch.equal(a, caption_ids(data.labels, levels, "digits", 4))
+    texts = caption_texts(data.labels, levels, "digits", 3)
+    assert [[decode(c, vocabulary("digits")) for c in row] for row in a] == texts
+    assert len({s for row in texts for s in row}) > 100  # varied: templates, subsets and orders
+
+
+def test_all_splits_share_one_vocabulary():
+    """'all' is train then test, each captioned with its own seed in the one vocabulary (and loading again
+    gives the same captions)."""
+    test, both = load("mnist-mini-captions", "test"), load("mnist-mini-captions", "all")
+    assert test.vocab == both.vocab == vocabulary("digits")
+    assert both.captions.shape == (12000, K, caption_length("digits"))
+    assert torch.equal(both.captions[10000:], test.captions)
+    assert both.spec.vocab == vocabulary("digits") and both.spec.caption_length == caption_length("digits")
+    assert not torch.equal(both.captions[:2000], test.captions)  # each split its own draws
+
+
+def test_fashion_and_mnist_captions_from_their_files(tmp_path):
+    idx_set(tmp_path / "fashion-mnist", 24, 10, seed=0)
+    idx_set(tmp_path / "mnist", 20, 10, seed=1)
+    clothes = load("fashion-captions", "all", tmp_path)
+    assert clothes.name == "fashion-captions" and clothes.vocab == vocabulary("clothes")
+    assert clothes.captions.shape == (34, K, caption_length("clothes"))
+    for i in range(34):
+        for ids in clothes.captions[i]:
+            assert class_word("fashion-captions", int(clothes.labels[i])) in decode(ids, clothes.vocab)
+    digits = load("mnist-captions", "train", tmp_path, image_size=32)
+    assert digits.shape == (1, 32, 32) and digits.vocab == vocabulary("digits") and len(digits.captions) == 20
+
+
+def test_data_info_shows_captions_and_the_vocabulary(cli):
+    r = cli("data", "info", "mnist-mini-captions", check=True)
+    assert "captions: 5 per image" in r.stdout and "vocabulary of" in r.stdout
+    assert "thick thin three" in r.stdout  # the vocabulary, in order
+    assert "image 0 (5): " in r.stdout and "five" in r.stdout.split("image 0 (5): ")[1].splitlines()[0]
