@@ -66,9 +66,9 @@ MNIST_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-image
 
 
 # ---- setup -------------------------------------------------------------------------------------------
-def setup(args) -> None:
-    peer = Path(args.peer_dir)
-    mirror = Path(args.mirror)
+def peer_scripts(peer: Path, mirror: Path) -> Path:
+    """PyTorch-GAN's implementations/ at PEER_COMMIT, unpacked into `peer`/PyTorch-GAN (once), with PEER_PATCHES
+    applied; returns that PyTorch-GAN folder."""
     impl = peer / "PyTorch-GAN"
     if not impl.is_dir():
         if not mirror.is_dir():
@@ -84,6 +84,20 @@ def setup(args) -> None:
             assert text.count(old) == 1, f"{script}: expected one {old!r}"
             script.write_text(text.replace(old, new))
             print(f"patched {script}: {old} -> {new}")
+    return impl
+
+
+def check_peer_python(py: Path) -> str:
+    """The peer environment's torch and torchvision versions (exits with the command that makes it when absent)."""
+    if not py.is_file():
+        sys.exit(f"no peer Python at {py}: python3 -m venv {py.parent.parent} && "
+                 f"{py.parent}/pip install torch==2.14.1 torchvision==0.29.1")
+    probe = "import torch, torchvision; print(torch.__version__, torchvision.__version__)"
+    return subprocess.run([str(py), "-c", probe], check=True, capture_output=True, text=True).stdout.strip()
+
+
+def setup(args) -> None:
+    impl = peer_scripts(Path(args.peer_dir), Path(args.mirror))
     # torchvision's MNIST reads <root>/MNIST/raw/<file> (uncompressed) and downloads nothing when they exist;
     # the scripts' root is ../../data/mnist from implementations/<name>/
     raw = impl / "data" / "mnist" / "MNIST" / "raw"
@@ -92,12 +106,7 @@ def setup(args) -> None:
         if not (raw / name).is_file():
             with gzip.open(Path(args.data_dir) / "mnist" / f"{name}.gz") as src, open(raw / name, "wb") as dst:
                 shutil.copyfileobj(src, dst)
-    py = Path(args.peer_python)
-    if not py.is_file():
-        sys.exit(f"no peer Python at {py}: python3 -m venv {py.parent.parent} && "
-                 f"{py.parent}/pip install torch==2.14.1 torchvision==0.29.1")
-    probe = "import torch, torchvision; print(torch.__version__, torchvision.__version__)"
-    out = subprocess.run([str(py), "-c", probe], check=True, capture_output=True, text=True).stdout.strip()
+    out = check_peer_python(Path(args.peer_python))
     print(f"peer scripts in {impl / 'implementations'} at {PEER_COMMIT[:10]}; MNIST in {raw}; peer torch/vision {out}")
 
 

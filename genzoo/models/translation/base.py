@@ -114,28 +114,35 @@ class Translator(Model):
 
     def output_figures(self, out: torch.Tensor, real: ImageSet, opts: EvalOptions, labels: torch.Tensor | None = None,
                        suffix: str = "") -> dict[str, Any]:
-        """Sample-quality metrics of translations `out` against the real images of their domain, and the
-        semantic score: the domain classifier's accuracy on `out` against `labels` (default: the sources')."""
-        labels = real.source_labels if labels is None else labels
-        try:
-            net = features.resolve(opts.features, real.name)
-        except (features.FeaturesUnavailable, ConfigError) as e:
-            if opts.strict:
-                raise
-            warnings.warn(f"sample-quality metrics skipped: {e}", stacklevel=2)
-            return {}
-        res = evaluate_images(out, real, metrics=opts.metrics, features=opts.features, batch_size=opts.batch_size,
-                              device=self.device)
-        figures = {k: v for k, v in res.items() if k not in ("n", "n_real", "features")}
-        if labels is not None and net.num_classes:
-            net = net.to(self.device)
-            fake_pred = features.extract(net, out, opts.batch_size).logits.argmax(1)
-            figures["semantic_accuracy"] = float((fake_pred == labels.to(fake_pred.device)).float().mean())
-            if real.labels is not None:
-                real_pred = features.extract(net, real.images, opts.batch_size, cache=True).logits.argmax(1)
-                figures["real_accuracy"] = float((real_pred == real.labels.to(real_pred.device)).float().mean())
-        figures["features"] = net.description
-        return {f"{k}{suffix}": v for k, v in figures.items()}
+        """`translation_figures` of translations `out`, on this model's device."""
+        return translation_figures(out, real, opts, labels, suffix, self.device)
+
+
+def translation_figures(out: torch.Tensor, real: ImageSet, opts: EvalOptions, labels: torch.Tensor | None = None,
+                        suffix: str = "", device: torch.device | str = "cpu") -> dict[str, Any]:
+    """Sample-quality metrics of uint8 translations `out` against the real images of their domain, and the semantic
+    score: the domain classifier's accuracy on `out` against `labels` (default: the sources'). A function of the
+    images alone, so that any translator's outputs (bench/translation_peers.py: reference scripts') score alike."""
+    labels = real.source_labels if labels is None else labels
+    try:
+        net = features.resolve(opts.features, real.name)
+    except (features.FeaturesUnavailable, ConfigError) as e:
+        if opts.strict:
+            raise
+        warnings.warn(f"sample-quality metrics skipped: {e}", stacklevel=2)
+        return {}
+    res = evaluate_images(out, real, metrics=opts.metrics, features=opts.features, batch_size=opts.batch_size,
+                          device=device)
+    figures = {k: v for k, v in res.items() if k not in ("n", "n_real", "features")}
+    if labels is not None and net.num_classes:
+        net = net.to(device)
+        fake_pred = features.extract(net, out, opts.batch_size).logits.argmax(1)
+        figures["semantic_accuracy"] = float((fake_pred == labels.to(fake_pred.device)).float().mean())
+        if real.labels is not None:
+            real_pred = features.extract(net, real.images, opts.batch_size, cache=True).logits.argmax(1)
+            figures["real_accuracy"] = float((real_pred == real.labels.to(real_pred.device)).float().mean())
+    figures["features"] = net.description
+    return {f"{k}{suffix}": v for k, v in figures.items()}
 
 
 def source_domain(name: str) -> str:
