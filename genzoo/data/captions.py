@@ -11,8 +11,11 @@ digits (MNIST), white ink on black; "ink" is a pixel of at least `INK` (128):
                 strokes' boundaries are stairs, so they measure up to ~25% thinner at 45 degrees.)
     slant       the shear of the ink, from its central moments (intensity-weighted): -mu11 / mu02, where rows
                 grow downwards; the horizontal shift per row going up. > 0: the top leans right, < 0: left.
-    size        the ink's extent: the square root of its bounding box's height x width, in pixels.
-    brightness  the mean intensity (0..255) of the ink pixels.
+    size        the ink's extent: the square root of its bounding box's height x width, in pixels. (MNIST
+                scales every digit to a 20-pixel box, so this mostly tells narrow from wide digits: 85% of
+                the ones are "small".)
+    brightness  the mean intensity (0..255) of the ink pixels. (Thin strokes have fewer saturated pixels:
+                its correlation with thickness on MNIST is 0.75.)
 
 clothes (Fashion-MNIST), the garment bright on a black (0) background; "garment" is a pixel of at least
 `GARMENT` (16):
@@ -28,10 +31,13 @@ slant's thresholds are not the quantiles (most MNIST digits lean right, so its l
 right-leaning digit "left"): they are +-0.15 around upright, so the sign of a stated slant is the sign of the
 measured one. The thresholds are constants: every split, and every generated sample, is judged on one scale.
 
-Captions (`captions_for`): K = 5 per image, from templates over its class word (always present: "seven",
-"ankle boot") and a random subset, in random order, of its attribute words, e.g. "a thick seven leaning right",
-"a small light sandal", "seven", "a seven written thin and small". The draws come from a torch.Generator seeded
-by `caption_seed(dataset name, split)` (CRC-32 of "name/split"): the same captions on every load. The vocabulary
+Captions (`make_captions` from images and labels; `caption_ids` / `caption_texts` from measured levels): K = 5
+per image, from templates (`TEMPLATES`: the bare class word 10%, adjectives before the noun 40%, after it 30%,
+"a picture of ..." 20%) over its class word (always present: "seven", "ankle boot") and a random subset (each
+worded attribute kept with probability `INCLUDE`, 0.6), in random order, of its attribute words, e.g. "a thick
+seven leaning right", "a small light sandal", "seven", "a seven written thin and small". The draws come from a
+torch.Generator seeded by `caption_seed(dataset name, split)` (CRC-32 of "name/split"): the same captions on
+every load. The vocabulary
 (`vocabulary(family)`) is every word the templates can use, fixed before any data is seen, so every split (and
 'all', their concatenation) shares it.
 
@@ -40,9 +46,11 @@ Datasets: `mnist-captions`, `mnist-mini-captions` (embedded: needs no files) and
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import zlib
+from collections.abc import Iterator
 
 import torch
 import torch.nn.functional as F
@@ -121,7 +129,20 @@ def class_word(dataset_name: str, label: int) -> str:
 
 
 # ---- measurement ------------------------------------------------------------------------------------------------
-_CHUNK = 8192  # images per vectorised step (bounds the float memory)
+_CHUNK = 1024  # images per vectorised step (small enough to stay in the CPU cache: ~2x faster than 8192)
+
+
+@contextlib.contextmanager
+def _one_thread() -> Iterator[None]:
+    """Measure (and draw captions) on one thread: the steps are small, and on cores shared with other work two
+    threads waiting on each other made measuring 70,000 images take 8-14 s instead of 0.2-0.6 s (as
+    genzoo.metrics.fid does for its small LAPACK calls)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(n)
 
 
 def _prepare(images: torch.Tensor) -> torch.Tensor:
@@ -197,8 +218,10 @@ def measure(images_uint8: torch.Tensor, family: str) -> dict[str, torch.Tensor]:
 
     `images_uint8`: N x 1 (or 3) x H x W uint8. See the module docstring for what each measures."""
     measure_one = {"digits": _measure_digits, "clothes": _measure_clothes}[_family(family)]
-    x = _prepare(images_uint8)
-    parts = [measure_one(x[i:i + _CHUNK]) for i in range(0, max(len(x), 1), _CHUNK)]
+    _prepare(images_uint8[:0])  # checks the input
+    with _one_thread():
+        parts = [measure_one(_prepare(images_uint8[i:i + _CHUNK]))
+                 for i in range(0, max(len(images_uint8), 1), _CHUNK)]
     return {a: torch.cat([p[a] for p in parts]).float() for a in FAMILIES[family]}
 
 
@@ -345,7 +368,8 @@ def caption_ids(labels: torch.Tensor, levels: dict[str, torch.Tensor], family: s
                 k: int = K) -> torch.Tensor:
     """K captions for each image, from its label and attribute levels (`attribute_levels`), as N x K x
     caption_length(family) int64 ids in vocabulary(family) (words, <eos>, <pad>s; see genzoo.data.text)."""
-    unique, inverse = _draws(labels, levels, family, seed, k)
+    with _one_thread():
+        unique, inverse = _draws(labels, levels, family, seed, k)
     length = caption_length(family)
     table = torch.zeros(max(len(unique), 1), length, dtype=torch.int64)
     if unique:
