@@ -1,7 +1,7 @@
 """Captioned digits and clothes: attributes measured on each image, and template captions built from them.
 
-Measurement (`measure`, vectorised over the batch; images of another size are resized to 28 x 28 first, as
-the thresholds below were measured there; colour images are taken as their BT.601 luminance):
+Measurement (`measure`, vectorised over the batch; digits and clothes of another size are resized to 28 x 28
+first, as the thresholds below were measured there, and colour images are taken as their BT.601 luminance):
 
 digits (MNIST), white ink on black; "ink" is a pixel of at least `INK` (128):
     thickness   the width of the rectangle with the ink's area A and boundary length P, in pixels: the smaller
@@ -23,9 +23,15 @@ clothes (Fashion-MNIST), the garment bright on a black (0) background; "garment"
     width       the bounding box's width over its height: narrow or wide.
     size        the fraction of the image the garment covers: small or large.
 
+photos (CIFAR-10, JPEG copy), colour, measured at any size (grey images as three equal channels):
+    brightness  the mean luminance (BT.601, 0..255): dark or bright.
+    saturation  the mean over pixels of max(R, G, B) - min(R, G, B): dull or colourful.
+    warmth      the mean of R - B: cool (bluer than red) or warm.
+
 Words: each measurement becomes a word with two thresholds (`THRESHOLDS`), the 1/3 and 2/3 quantiles of the
 measurement on the training set (the first 10,000 MNIST training images, as embedded in mnist-mini, for the
-digits; the 60,000 Fashion-MNIST training images for the clothes; the figures are written beside them): below
+digits; the 60,000 Fashion-MNIST training images for the clothes; the 50,000 CIFAR-10 (JPEG copy) training
+images for the photos; the figures are written beside them): below
 the low one the first word ("thin"), above the high one the second ("thick"), in between no word (''). The
 slant's thresholds are not the quantiles (most MNIST digits lean right, so its lower third would call many a
 right-leaning digit "left"): they are +-0.15 around upright, so the sign of a stated slant is the sign of the
@@ -41,7 +47,8 @@ every load. The vocabulary
 (`vocabulary(family)`) is every word the templates can use, fixed before any data is seen, so every split (and
 'all', their concatenation) shares it.
 
-Datasets: `mnist-captions`, `mnist-mini-captions` (embedded: needs no files) and `fashion-captions`.
+Datasets: `mnist-captions`, `mnist-mini-captions` (embedded: needs no files), `fashion-captions` and
+`cifar10-captions` (from cifar10-jpeg).
 """
 
 from __future__ import annotations
@@ -67,6 +74,7 @@ GARMENT = 16  # a clothes pixel at least this bright belongs to the garment
 FAMILIES: dict[str, tuple[str, ...]] = {
     "digits": ("thickness", "slant", "size", "brightness"),
     "clothes": ("brightness", "width", "size"),
+    "photos": ("brightness", "saturation", "warmth"),
 }
 
 # attribute -> (word below the low threshold, word above the high one)
@@ -74,6 +82,7 @@ WORDS: dict[str, dict[str, tuple[str, str]]] = {
     "digits": {"thickness": ("thin", "thick"), "slant": ("left", "right"), "size": ("small", "large"),
                "brightness": ("faint", "bright")},
     "clothes": {"brightness": ("dark", "light"), "width": ("narrow", "wide"), "size": ("small", "large")},
+    "photos": {"brightness": ("dark", "bright"), "saturation": ("dull", "colourful"), "warmth": ("cool", "warm")},
 }
 
 # attribute -> (low, high) thresholds: the 1/3 and 2/3 quantiles on the training set, rounded (beside them the
@@ -90,12 +99,18 @@ THRESHOLDS: dict[str, dict[str, tuple[float, float]]] = {
         "width": (0.714, 1.077),  # quantiles 0.7143 = 20/28, 1.0769 = 28/26
         "size": (0.375, 0.551),  # quantiles 0.3750, 0.5510
     },
+    "photos": {  # CIFAR-10 (JPEG copy) train (50,000 images)
+        "brightness": (109.1, 133.6),  # quantiles 109.13, 133.56
+        "saturation": (21.45, 37.82),  # quantiles 21.449, 37.815
+        "warmth": (0.0, 22.47),  # quantiles 1.486, 22.474; low at 0: "cool" is bluer than red (31% of them)
+    },
 }
 
 CLASS_WORDS: dict[str, tuple[str, ...]] = {
     "digits": ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"),
     "clothes": ("t-shirt", "trousers", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag",
                 "ankle boot"),
+    "photos": ("airplane", "car", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"),
 }
 
 # captioned dataset -> (its base dataset, its family)
@@ -103,6 +118,7 @@ CAPTIONED: dict[str, tuple[str, str]] = {
     "mnist-captions": ("mnist", "digits"),
     "mnist-mini-captions": ("mnist-mini", "digits"),
     "fashion-captions": ("fashion-mnist", "clothes"),
+    "cifar10-captions": ("cifar10-jpeg", "photos"),
 }
 
 
@@ -113,7 +129,8 @@ def _family(family: str) -> str:
 
 
 def caption_family(dataset_name: str) -> str:
-    """The family ('digits' or 'clothes') of a captioned dataset's images (also accepts its base dataset)."""
+    """The family ('digits', 'clothes' or 'photos') of a captioned dataset's images (also accepts its base
+    dataset)."""
     for name, (base, family) in CAPTIONED.items():
         if dataset_name in (name, base):
             return family
@@ -145,14 +162,17 @@ def _one_thread() -> Iterator[None]:
         torch.set_num_threads(n)
 
 
-def _prepare(images: torch.Tensor) -> torch.Tensor:
-    """uint8 N x C x H x W -> float N x 28 x 28 luminance in 0..255."""
+def _prepare(images: torch.Tensor, family: str) -> torch.Tensor:
+    """uint8 N x C x H x W -> float in 0..255: photos N x 3 x H x W (grey images as 3 equal channels), digits
+    and clothes N x 28 x 28 luminance."""
     if not isinstance(images, torch.Tensor) or images.dtype != torch.uint8 or images.dim() != 4 \
             or images.shape[1] not in (1, 3):
         raise DataError("measure() takes uint8 images N x C x H x W with 1 or 3 channels (genzoo.data.to_uint8 "
                         f"converts model outputs), got {getattr(images, 'dtype', type(images))} "
                         f"{tuple(getattr(images, 'shape', ()))}")
     x = images.float()
+    if family == "photos":
+        return x.expand(-1, 3, -1, -1)
     if x.shape[1] == 3:
         x = (x * torch.tensor((0.299, 0.587, 0.114)).view(1, 3, 1, 1)).sum(1, keepdim=True)
     if x.shape[2:] != (SIZE, SIZE):
@@ -213,14 +233,22 @@ def _measure_clothes(x: torch.Tensor) -> dict[str, torch.Tensor]:
             "size": n / (x.shape[1] * x.shape[2])}
 
 
+def _measure_photos(x: torch.Tensor) -> dict[str, torch.Tensor]:
+    r, g, b = x.unbind(1)
+    return {"brightness": (0.299 * r + 0.587 * g + 0.114 * b).mean((1, 2)),
+            "saturation": (x.amax(1) - x.amin(1)).mean((1, 2)),
+            "warmth": (r - b).mean((1, 2))}
+
+
 def measure(images_uint8: torch.Tensor, family: str) -> dict[str, torch.Tensor]:
     """The attributes of `family` (FAMILIES[family]) measured on each image: {name: float tensor of N}.
 
     `images_uint8`: N x 1 (or 3) x H x W uint8. See the module docstring for what each measures."""
-    measure_one = {"digits": _measure_digits, "clothes": _measure_clothes}[_family(family)]
-    _prepare(images_uint8[:0])  # checks the input
+    measure_one = {"digits": _measure_digits, "clothes": _measure_clothes, "photos": _measure_photos}[
+        _family(family)]
+    _prepare(images_uint8[:0], family)  # checks the input
     with _one_thread():
-        parts = [measure_one(_prepare(images_uint8[i:i + _CHUNK]))
+        parts = [measure_one(_prepare(images_uint8[i:i + _CHUNK], family))
                  for i in range(0, max(len(images_uint8), 1), _CHUNK)]
     return {a: torch.cat([p[a] for p in parts]).float() for a in FAMILIES[family]}
 
@@ -324,7 +352,7 @@ def _draws(labels: torch.Tensor, levels: dict[str, torch.Tensor], family: str, s
     """The random choices of K captions per image, as (the distinct captions' (label, words, template), an
     N x K index into them): each caption's template (TEMPLATES' probabilities), which worded attributes it keeps
     (each with probability INCLUDE) and their order, all drawn at once from a torch.Generator seeded with `seed`."""
-    names = FAMILIES[_family(family)]
+    names, c = FAMILIES[_family(family)], len(CLASS_WORDS[family])
     n, a, g = len(labels), len(names), torch.Generator().manual_seed(seed)
     template = torch.multinomial(torch.tensor(list(TEMPLATES.values())), n * k, replacement=True,
                                  generator=g).view(n, k)
@@ -336,16 +364,16 @@ def _draws(labels: torch.Tensor, levels: dict[str, torch.Tensor], family: str, s
     order = torch.where(said != 0, rank, 2.0).argsort(stable=True, dim=-1)
     order = order * (torch.arange(a) < (said != 0).sum(-1, keepdim=True))  # unsaid places: 0, so one code each
     # one integer per caption (label, template, order, what is said), so that each distinct caption is made once
-    code = labels.long().view(n, 1) + 10 * (template + len(TEMPLATES) * (
+    code = labels.long().view(n, 1) + c * (template + len(TEMPLATES) * (
         (order * a ** torch.arange(a)).sum(-1) + a ** a * ((said + 1) * 3 ** torch.arange(a)).sum(-1)))
     # the distinct codes, and each caption's index among them (a table over all codes: torch.unique sorts, slower)
-    seen = torch.zeros(10 * len(TEMPLATES) * a ** a * 3 ** a, dtype=torch.bool)
+    seen = torch.zeros(c * len(TEMPLATES) * a ** a * 3 ** a, dtype=torch.bool)
     seen[code.view(-1)] = True
     keys = seen.nonzero().view(-1)
     inverse = (seen.cumsum(0) - 1)[code.view(-1)]
     unique = []
     for key in keys.tolist():
-        label, rest = key % 10, key // 10
+        label, rest = key % c, key // c
         t, rest = rest % len(TEMPLATES), rest // len(TEMPLATES)
         perm, state = rest % a ** a, rest // a ** a
         st = [state // 3 ** i % 3 - 1 for i in range(a)]
@@ -397,13 +425,13 @@ def _captioned(base: ImageSet, req: Request) -> ImageSet:
     return with_captions(base, req.name, caption_family(req.name), caption_seed(req.name, req.split))
 
 
-_ABOUT = {"digits": "thickness, slant, size, brightness", "clothes": "brightness (dark/light), width "
-          "(narrow/wide), size"}
+_ABOUT = {"digits": ("thickness, slant, size, brightness", "a thick seven leaning right"),
+          "clothes": ("brightness (dark/light), width (narrow/wide), size", "a small light sandal"),
+          "photos": ("brightness, saturation (dull/colourful), warmth (cool/warm)", "a dark colourful frog")}
 for _name, (_base, _fam) in CAPTIONED.items():
     _ds = DATASETS[_base]
     derived_dataset(
         _name, f"{_base} with {K} template captions per image from its class and attributes measured on it "
-        f"({_ABOUT[_fam]}), e.g. {'a thick seven leaning right' if _fam == 'digits' else 'a small light sandal'!r}; "
-        "for text-to-image and captioning (genzoo.data.captions)", base=_base, shape=_ds.shape,
-        num_classes=_ds.num_classes, class_names=_ds.class_names, hflip_ok=_ds.hflip_ok,
-        license=_ds.license)(_captioned)
+        f"({_ABOUT[_fam][0]}), e.g. {_ABOUT[_fam][1]!r}; for text-to-image and captioning (genzoo.data.captions)",
+        base=_base, shape=_ds.shape, num_classes=_ds.num_classes, class_names=_ds.class_names,
+        hflip_ok=_ds.hflip_ok, license=_ds.license)(_captioned)

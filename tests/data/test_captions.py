@@ -3,8 +3,9 @@
 import pytest
 import torch
 
-from genzoo.data import load
+from genzoo.data import cache, load
 from genzoo.data.captions import (
+    CLASS_WORDS,
     FAMILIES,
     THRESHOLDS,
     WORDS,
@@ -23,6 +24,7 @@ from genzoo.data.captions import (
 )
 from genzoo.data.text import SPECIALS, decode, tokenize
 from genzoo.errors import DataError
+from tests.data.test_cifar_jpeg import members, write_archive
 from tests.data.test_translation_data import idx_set
 
 
@@ -91,6 +93,19 @@ def test_clothes_measure_dark_light_narrow_wide_small_large():
                  "size": ["small", "large", "small"]}
 
 
+def test_photos_measure_dark_bright_dull_colourful_cool_warm():
+    colours = [(255, 180, 60), (120, 170, 250), (120, 120, 120), (30, 30, 40)]  # orange, sky, grey, night
+    x = torch.tensor(colours, dtype=torch.uint8).view(4, 3, 1, 1).expand(4, 3, 8, 8).contiguous()
+    m = measure(x, "photos")
+    assert m["saturation"].tolist() == pytest.approx([195, 130, 0, 10]) and m["warmth"][1] == -130
+    assert attribute_words(x, "photos") == {"brightness": ["bright", "bright", "", "dark"],
+                                            "saturation": ["colourful", "colourful", "dull", "dull"],
+                                            "warmth": ["warm", "cool", "", "cool"]}
+    grey = torch.full((1, 1, 8, 8), 120, dtype=torch.uint8)  # one channel: as three equal ones
+    assert {a: v.tolist() for a, v in measure(grey, "photos").items()} == \
+        {a: v[2:3].tolist() for a, v in m.items()}
+
+
 def test_other_sizes_and_colour_are_measured_at_28_pixels():
     s28 = stroke((4, 18), (24, 10), 3)
     s56 = stroke((8, 36), (48, 20), 6, size=56)
@@ -127,7 +142,8 @@ def test_families_and_class_words():
     assert caption_family("mnist-captions") == caption_family("mnist-mini-captions") == "digits"
     assert caption_family("fashion-captions") == "clothes"
     assert class_word("mnist-mini-captions", 7) == "seven" and class_word("fashion-captions", 5) == "sandal"
-    assert class_word("fashion-captions", 9) == "ankle boot"
+    assert class_word("fashion-captions", 9) == "ankle boot" and class_word("cifar10-captions", 1) == "car"
+    assert caption_family("cifar10-captions") == caption_family("cifar10-jpeg") == "photos"
     with pytest.raises(DataError, match="0..9"):
         class_word("mnist-captions", 10)
 
@@ -151,10 +167,9 @@ def test_vocabulary_is_fixed_and_holds_every_word():
         vocab = vocabulary(family)
         assert vocab[:3] == SPECIALS and list(vocab[3:]) == sorted(vocab[3:])
         words = {w for pair in WORDS[family].values() for w in pair}
-        words |= {w for c in range(10) for w in tokenize(class_word(f"{'mnist' if family == 'digits' else 'fashion'}"
-                                                                    "-captions", c))}
+        words |= {w for c in CLASS_WORDS[family] for w in tokenize(c)}
         assert words <= set(vocab)
-    assert caption_length("digits") == 11 and caption_length("clothes") == 11
+    assert caption_length("digits") == 11 and caption_length("clothes") == 11 and caption_length("photos") == 9
 
 
 def test_captions_state_the_class_and_the_measured_words():
@@ -213,3 +228,18 @@ def test_data_info_shows_captions_and_the_vocabulary(cli):
     assert "captions: 5 per image" in r.stdout and "vocabulary of" in r.stdout
     assert "thick thin three" in r.stdout  # the vocabulary, in order
     assert "image 0 (5): " in r.stdout and "five" in r.stdout.split("image 0 (5): ")[1].splitlines()[0]
+
+
+def test_cifar10_captions_from_the_archive(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # its own decoded-CIFAR cache
+    monkeypatch.setattr(cache, "_MD5S", {})
+    write_archive(tmp_path / "cifar10-jpeg", members())
+    photos = load("cifar10-captions", "all", tmp_path)
+    assert photos.shape == (3, 32, 32) and photos.vocab == vocabulary("photos")
+    assert photos.captions.shape == (50, K, caption_length("photos"))
+    measured = attribute_words(photos.images, "photos")
+    for i in range(50):
+        for ids in photos.captions[i]:
+            text = decode(ids, photos.vocab)
+            assert class_word("cifar10-captions", int(photos.labels[i])) in tokenize(text)
+            assert all(measured[a][i] == w for a, w in stated_attributes(text, "photos").items())
