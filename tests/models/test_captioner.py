@@ -299,21 +299,43 @@ def test_exact_resume_and_cli_caption(train, test, tmp_path, cli):
     assert r.returncode == 2 and "not a captioner" in r.stderr
 
 
+def test_cli_train_and_eval(tmp_path, cli):
+    import json
+
+    run = tmp_path / "run"
+    r = cli("train", "captioner", "--data", "mnist-mini-captions", "--steps", "4", "--batch-size", "16", "--set",
+            "width=4", "embed=16", "hidden=32", "eval_n=20", "data.limit=200", "--out", str(run), "--quiet")
+    assert r.returncode == 0, r.stderr
+    m = json.loads((run / "metrics.json").read_text())
+    assert 0 <= m["test_bleu4"] <= m["test_bleu1"] <= 1 and 0 <= m["test_class_accuracy"] <= 1
+    assert "test_random_caption_bleu4" in m and "test_frequent_caption_class_accuracy" in m
+    r = cli("eval", str(run))
+    assert r.returncode == 0, r.stderr
+    assert "test_bleu4" in r.stdout and "test_random_caption_bleu1" in r.stdout
+    r = cli("train", "captioner", "--steps", "1", "--out", str(tmp_path / "plain"), "--quiet")
+    assert r.returncode == 2 and "mnist-captions, mnist-mini-captions or fashion-captions" in r.stderr
+
+
 # ---- learning --------------------------------------------------------------------------------------------------
 @pytest.mark.learning
 def test_captions_name_the_digit(train, test):
-    """After 250 steps on 3000 captioned digits the captions name the digit's class far above chance (0.1) and
+    """After 400 steps on 3000 captioned digits the captions name the digit's class far above chance (0.1) and
     above what the most frequent caption scores; real test images stand in for text-to-image samples of their own
     first caption in the round trip, whose class agreement is then the class accuracy."""
     model = genzoo.build("captioner", train.spec, seed=SEED, width=8, embed=32, hidden=64, dropout=0.0, lr=5e-3,
                          beam=2)
-    fit(model, train, 250)
+    fit(model, train, 400)
     res = model.evaluate(test)
     texts = [decode(c, test.vocab) for c in test.captions[:, 0]]
     trip = round_trip(model, test.images, texts)
     record(class_accuracy=res["class_accuracy"], bleu4=res["bleu4"], frequent_bleu4=res["frequent_caption_bleu4"],
            attribute_accuracy=res["attribute_accuracy"], agreement=trip["agreement"],
            random_attribute_accuracy=res["random_caption_attribute_accuracy"])
+    # measured over seeds 0-2 x native (AVX-512) / ATEN_CPU_CAPABILITY=avx2 kernels (2026-12-03): class accuracy
+    # 0.817..0.94, attribute accuracy 0.674..0.781 (a random training caption's: 0.249), BLEU-4 0.443..0.524 (the
+    # most frequent caption's: 0)
     assert trip["class_agreement"] == pytest.approx(res["class_accuracy"], abs=0.02)
-    assert res["class_accuracy"] > 0.4  # chance 0.1
+    assert res["class_accuracy"] > 0.6  # chance 0.1
     assert res["frequent_caption_class_accuracy"] < 0.2
+    assert res["attribute_accuracy"] > 0.5 > res["random_caption_attribute_accuracy"]
+    assert res["bleu4"] > 0.3 > res["frequent_caption_bleu4"]
