@@ -1,0 +1,363 @@
+"""Next-frame prediction with a convolutional LSTM: Shi et al. 2015, "Convolutional LSTM Network: A Machine Learning
+Approach for Precipitation Nowcasting".
+
+A ConvLSTM is an LSTM whose states are images and whose matrix products are convolutions (their Eq. 3):
+
+    i_t = sigma(W_xi * X_t + W_hi * H_{t-1} + W_ci o C_{t-1} + b_i)
+    f_t = sigma(W_xf * X_t + W_hf * H_{t-1} + W_cf o C_{t-1} + b_f)
+    C_t = f_t o C_{t-1} + i_t o tanh(W_xc * X_t + W_hc * H_{t-1} + b_c)
+    o_t = sigma(W_xo * X_t + W_ho * H_{t-1} + W_co o C_t + b_o)
+    H_t = o_t o tanh(C_t)
+
+(* a convolution, o the elementwise product; the W_c. are the peephole weights, one per channel and pixel). All
+four pre-activations come from one convolution over [X_t, H_{t-1}]. The encoding-forecasting structure (their
+Sec. 3.3, Fig. 3): a stack of ConvLSTMs reads the `context` frames; a second stack, started from the first one's
+states, runs `horizon` more steps, and the hidden states of all its layers, concatenated, give each predicted
+frame. Shi et al.'s forecaster has no input (`feedback=false`); genzoo's default feeds it the frame before each
+step (the last given frame, then its own prediction, differentiably), a deliberate difference: copying and
+shifting what it sees is easier to learn than carrying the digits' shapes in the states alone (on the tiny set
+of the learning test, 120 steps: three seeds of three beat empty frames with feedback, one of three without). Like the paper's 4 x 4 patches (64 x 64 -> 16 x 16), the ConvLSTMs work on a smaller grid: a
+frame encoder of `downsample` stride-2 convolutions before them, a decoder of as many transposed convolutions
+after (sigmoid output, frames on [0, 1]); the loss is the cross-entropy per pixel, as the paper's on Moving MNIST.
+
+The paper's Moving MNIST network: 3 layers of 256, 128, 128 hidden channels, 5 x 5 kernels, RMSProp (lr 1e-3).
+genzoo's default is smaller to train on a CPU: 2 layers of 32 channels, 3 x 3 kernels, Adam 1e-3, a stride-4
+encoder of 32 channels; deliberate differences.
+
+Optional adversarial loss (`adversarial` = its weight, 0 = off), in the manner of Mathieu, Couprie & LeCun 2016
+("Deep multi-scale video prediction beyond mean square error"), the lectures' "next frame video generation": a
+small discriminator judges (last context frame, future frame) pairs, real against predicted, and the predictor
+adds weight x the non-saturating GAN loss to its reconstruction loss, which sharpens the blur that regression
+alone gives to uncertain motion.
+
+Data: a sequence set (`moving-mnist`, genzoo.data.moving_mnist). Each training step draws one sequence per digit
+of its batch, bouncing in `size` x `size` frames, with a torch.Generator seeded from (the seed the model was built
+with, the step): the data of a step depends on those two alone, and resume is exact. Evaluation (`evaluate`) runs
+on the fixed test sequences: MSE and SSIM (on [0, 1]) of each future step, and their means, against the baseline
+that any predictor must beat, copying the last context frame (`*_copy_last`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from genzoo.config import field
+from genzoo.data.grid import make_grid, save_grid
+from genzoo.data.imageset import Batch, DataSpec, ImageSet, to_uint8
+from genzoo.data.moving_mnist import bouncing_sequences, check_sequence_spec, eval_sequences
+from genzoo.errors import ConfigError
+from genzoo.losses import d_loss_bce, g_loss_nonsaturating
+from genzoo.metrics import EvalOptions
+from genzoo.metrics.similarity import ssim
+from genzoo.models.base import Model
+from genzoo.nn import eval_mode
+from genzoo.registry import register
+
+SHOWN = 8  # sequences in the figures written at the end of training
+
+
+@dataclass
+class FramePredictorConfig:
+    context: int = field(10, "frames the model reads (Srivastava et al. and Shi et al.: 10)", ge=1)
+    horizon: int = field(10, "frames it predicts after them (10)", ge=1)
+    size: int = field(64, "frame side in pixels (Moving MNIST: 64)", ge=8)
+    hidden: int = field(32, "channels of each ConvLSTM layer (paper 256, 128, 128)", ge=1)
+    layers: int = field(2, "ConvLSTM layers in the encoder and in the forecaster (paper 3)", ge=1)
+    kernel: int = field(3, "ConvLSTM kernel side, odd (paper 5)", ge=1)
+    features: int = field(32, "channels of the frame encoder and decoder", ge=1)
+    downsample: int = field(2, "stride-2 convolutions before the ConvLSTMs: 2 = 64 -> 16 (the paper's 4x4 patches)",
+                            ge=0, le=5)
+    peephole: bool = field(True, "peephole connections W_c o C (Shi et al. Eq. 3)")
+    feedback: bool = field(True, "the forecaster reads the frame before each step (the last given, then its own "
+                                 "prediction); false: no input, as Shi et al.'s forecaster")
+    loss: Literal["bce", "mse"] = field("bce", "per-pixel reconstruction loss: cross-entropy (the paper's) or MSE")
+    adversarial: float = field(0.0, "weight of the adversarial loss on predicted frames (0 = off; Mathieu et al. "
+                                    "2016)", ge=0)
+    d_width: int = field(32, "discriminator channels of the first layer (with adversarial > 0)", ge=1)
+    lr: float = field(1e-3, "Adam learning rate of the predictor", gt=0)
+    lr_d: float = field(2e-4, "Adam learning rate of the discriminator", gt=0)
+    clip_grad_norm: float = field(1.0, "clip the predictor's gradient norm (0 = off)", ge=0)
+
+    def validate(self) -> None:
+        if self.kernel % 2 == 0:
+            raise ConfigError(f"kernel must be odd (same-size convolutions), got {self.kernel}")
+        if self.size % (2 ** self.downsample):
+            raise ConfigError(f"size {self.size} must be divisible by 2^downsample = {2 ** self.downsample}")
+
+
+class ConvLSTMCell(nn.Module):
+    """One ConvLSTM layer (Shi et al. 2015, Eq. 3): the gates from one convolution over [input, hidden]; the
+    peephole weights (one per channel and pixel of a `grid` x `grid` state) where `peephole`."""
+
+    def __init__(self, cin: int, hidden: int, kernel: int, grid: tuple[int, int], peephole: bool = True):
+        super().__init__()
+        self.hidden = hidden
+        self.conv = nn.Conv2d(cin + hidden, 4 * hidden, kernel, padding=kernel // 2)
+        self.peephole = nn.Parameter(torch.zeros(3, hidden, *grid)) if peephole else None
+
+    def forward(self, x: torch.Tensor | None, state: tuple[torch.Tensor, torch.Tensor]
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        """x: N x cin x h x w (None: no input, as the forecaster's); state (H, C) -> the new (H, C)."""
+        h, c = state
+        a = self.conv(h if x is None else torch.cat([x, h], 1))
+        ai, af, ag, ao = a.chunk(4, 1)
+        if self.peephole is not None:
+            ai, af = ai + self.peephole[0] * c, af + self.peephole[1] * c
+        c = torch.sigmoid(af) * c + torch.sigmoid(ai) * torch.tanh(ag)
+        if self.peephole is not None:
+            ao = ao + self.peephole[2] * c
+        return torch.sigmoid(ao) * torch.tanh(c), c
+
+
+def frame_encoder(features: int, downsample: int) -> nn.Sequential:
+    """1 x S x S frames -> features x S/2^d x S/2^d: d stride-2 4 x 4 convolutions (one 3 x 3 convolution for
+    d = 0), each followed by a LeakyReLU."""
+    if downsample == 0:
+        return nn.Sequential(nn.Conv2d(1, features, 3, padding=1), nn.LeakyReLU(0.2))
+    layers: list[nn.Module] = []
+    for i in range(downsample):
+        layers += [nn.Conv2d(1 if i == 0 else features, features, 4, stride=2, padding=1), nn.LeakyReLU(0.2)]
+    return nn.Sequential(*layers)
+
+
+def frame_decoder(cin: int, features: int, downsample: int) -> nn.Sequential:
+    """Concatenated forecaster states -> one frame's logits: a 1 x 1 convolution (Shi et al.'s output layer), then
+    d stride-2 4 x 4 transposed convolutions back to S x S, the last to 1 channel (a 3 x 3 convolution for d = 0)."""
+    layers: list[nn.Module] = [nn.Conv2d(cin, features, 1), nn.LeakyReLU(0.2)]
+    if downsample == 0:
+        return nn.Sequential(*layers, nn.Conv2d(features, 1, 3, padding=1))
+    for i in range(downsample):
+        last = i == downsample - 1
+        layers.append(nn.ConvTranspose2d(features, 1 if last else features, 4, stride=2, padding=1))
+        if not last:
+            layers.append(nn.LeakyReLU(0.2))
+    return nn.Sequential(*layers)
+
+
+def frame_discriminator(width: int) -> nn.Sequential:
+    """(last context frame, future frame) pairs, 2 x S x S -> one logit each: stride-2 4 x 4 convolutions halving
+    down to at most 8 x 8 (or 3 layers), LeakyReLU, global average, linear."""
+    return nn.Sequential(
+        nn.Conv2d(2, width, 4, 2, 1), nn.LeakyReLU(0.2),
+        nn.Conv2d(width, 2 * width, 4, 2, 1), nn.LeakyReLU(0.2),
+        nn.Conv2d(2 * width, 4 * width, 4, 2, 1), nn.LeakyReLU(0.2),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4 * width, 1))
+
+
+@register("frame-predictor", config=FramePredictorConfig, family="sequence",
+          description="ConvLSTM encoder-forecaster (Shi et al. 2015) predicting the next frames of Moving MNIST, "
+                      "optionally with an adversarial loss",
+          train_defaults={"steps": 5000, "batch_size": 16, "precision": "fp32", "channels_last": False,
+                          "eval_samples": 500, "log_every": 25})
+class FramePredictor(Model):
+    """Reads `context` frames and predicts the next `horizon` (frames as floats on [0, 1])."""
+
+    input_range = (0.0, 1.0)
+    val_metric = "mse"
+    val_higher_is_better = False
+    evaluates_outputs: ClassVar[bool] = True  # scores its predictions in `evaluate`, configured by eval_options
+
+    def __init__(self, cfg: FramePredictorConfig, spec: DataSpec):
+        check_sequence_spec(spec, "frame-predictor")
+        cfg.validate()
+        super().__init__(cfg, spec)
+        if max(spec.height, spec.width) > cfg.size:
+            raise ConfigError(f"frames of size={cfg.size} cannot hold {spec.width}x{spec.height} digits: raise size "
+                              "or shrink the digits (--set data.image_size=N)")
+        grid = (cfg.size // 2 ** cfg.downsample,) * 2
+        self.encoder = frame_encoder(cfg.features, cfg.downsample)
+        self.reader = nn.ModuleList(ConvLSTMCell(cfg.features if i == 0 else cfg.hidden, cfg.hidden, cfg.kernel, grid,
+                                                 cfg.peephole) for i in range(cfg.layers))
+        first = cfg.features if cfg.feedback else 0
+        self.forecaster = nn.ModuleList(ConvLSTMCell(first if i == 0 else cfg.hidden, cfg.hidden, cfg.kernel, grid,
+                                                     cfg.peephole) for i in range(cfg.layers))
+        self.decoder = frame_decoder(cfg.layers * cfg.hidden, cfg.features, cfg.downsample)
+        self.discriminator = frame_discriminator(cfg.d_width) if cfg.adversarial > 0 else None
+        # the seed the registry built the model with (torch.initial_seed() after seeding): with the step, it seeds
+        # each step's sequences; in the state dict, so a resumed run draws the same ones
+        self.register_buffer("sequence_seed", torch.tensor(torch.initial_seed() % 2 ** 62, dtype=torch.int64))
+
+    # ---- the network --------------------------------------------------------------------------------------
+    def forward(self, context: torch.Tensor, horizon: int | None = None) -> torch.Tensor:
+        """Context N x T x 1 x S x S on [0, 1] -> the logits of the next `horizon` frames, N x horizon x 1 x S x S."""
+        horizon = horizon or self.cfg.horizon
+        n, t = context.shape[:2]
+        feats = self.encoder(context.flatten(0, 1) * 2 - 1)
+        feats = feats.reshape(n, t, *feats.shape[1:])
+        zeros = feats.new_zeros(n, self.cfg.hidden, *feats.shape[3:])
+        states = [(zeros, zeros) for _ in self.reader]
+        for k in range(t):  # encoding network: read the context
+            x = feats[:, k]
+            for i, cell in enumerate(self.reader):
+                states[i] = cell(x, states[i])
+                x = states[i][0]
+        if not self.cfg.feedback:  # Shi et al.'s forecaster: no input, every frame decoded from its states at once
+            outs = []
+            for _ in range(horizon):
+                x = None
+                for i, cell in enumerate(self.forecaster):
+                    states[i] = cell(x, states[i])
+                    x = states[i][0]
+                outs.append(torch.cat([h for h, _ in states], 1))
+            logits = self.decoder(torch.stack(outs, 1).flatten(0, 1))
+            return logits.reshape(n, horizon, *logits.shape[1:])
+        prev, out = feats[:, -1], []  # feedback: each step reads the frame before it (the last given, then its own)
+        for k in range(horizon):
+            x = prev
+            for i, cell in enumerate(self.forecaster):
+                states[i] = cell(x, states[i])
+                x = states[i][0]
+            out.append(self.decoder(torch.cat([h for h, _ in states], 1)))
+            if k + 1 < horizon:
+                prev = self.encoder(torch.sigmoid(out[-1]) * 2 - 1)
+        return torch.stack(out, 1)
+
+    @torch.no_grad()
+    def predict_frames(self, context: torch.Tensor, horizon: int | None = None, batch_size: int = 100) -> torch.Tensor:
+        """uint8 context N x T x 1 x S x S -> uint8 predictions N x horizon x 1 x S x S, in eval mode."""
+        self._check_frames(context)
+        out = []
+        with eval_mode(self):
+            for i in range(0, len(context), batch_size):
+                x = context[i:i + batch_size].to(self.device).float() / 255
+                out.append(to_uint8(torch.sigmoid(self(x, horizon)), (0.0, 1.0)).cpu())
+        return torch.cat(out) if out else context.new_zeros((0, horizon or self.cfg.horizon, *context.shape[2:]))
+
+    def _check_frames(self, frames: torch.Tensor) -> None:
+        s = self.cfg.size
+        if frames.dim() != 5 or tuple(frames.shape[2:]) != (1, s, s):
+            raise ConfigError(f"{self.name} reads sequences N x T x 1 x {s} x {s}, got {tuple(frames.shape)}")
+
+    # ---- training -----------------------------------------------------------------------------------------
+    def sequences(self, digits: torch.Tensor, step: int) -> torch.Tensor:
+        """The training sequences of step `step`: one per digit of the batch, context + horizon frames, drawn with
+        a generator seeded from (sequence_seed, step)."""
+        c = self.cfg
+        g = torch.Generator().manual_seed((int(self.sequence_seed) * 1_000_003 + step) % 2 ** 63)
+        return bouncing_sequences(digits, len(digits), c.context + c.horizon, c.size, g)
+
+    def configure_optimizers(self, total_steps: int) -> None:
+        c = self.cfg
+        params = [p for name, p in self.named_parameters() if not name.startswith("discriminator.")]
+        self.optimizers = {"net": torch.optim.Adam(params, lr=c.lr)}
+        if self.discriminator is not None:
+            self.optimizers["d"] = torch.optim.Adam(self.discriminator.parameters(), lr=c.lr_d, betas=(0.5, 0.999))
+
+    def reconstruction_loss(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        if self.cfg.loss == "bce":
+            return F.binary_cross_entropy_with_logits(logits, target)
+        return F.mse_loss(torch.sigmoid(logits), target)
+
+    def pairs(self, last: torch.Tensor, future: torch.Tensor) -> torch.Tensor:
+        """(last context frame, each future frame) as 2-channel images: N*horizon x 2 x S x S."""
+        return torch.cat([last[:, None].expand_as(future), future], 2).flatten(0, 1)
+
+    def train_step(self, batch: Batch, step: int) -> dict[str, Any]:
+        c = self.cfg
+        seq = self.sequences(batch.x, step)  # N x (context + horizon) x 1 x S x S on [0, 1]
+        context, future = seq[:, :c.context], seq[:, c.context:]
+        logits = self(context)
+        rec = self.reconstruction_loss(logits, future)
+        logs: dict[str, Any] = {"loss": rec.detach()}
+        loss = rec
+        if self.discriminator is not None:
+            pred, last = torch.sigmoid(logits), context[:, -1]
+            d_loss = d_loss_bce(self.discriminator(self.pairs(last, future)),
+                                self.discriminator(self.pairs(last, pred.detach())))
+            self.optimize("d", d_loss)
+            adv = g_loss_nonsaturating(self.discriminator(self.pairs(last, pred)))
+            loss = rec + c.adversarial * adv
+            logs.update(loss_d=d_loss.detach(), loss_adv=adv.detach())
+        self.optimize("net", loss, clip_grad_norm=c.clip_grad_norm or None)
+        if self.discriminator is not None:
+            self.discriminator.zero_grad(set_to_none=True)  # the predictor's backward reached D too
+        with torch.no_grad():
+            logs["mse"] = F.mse_loss(torch.sigmoid(logits), future)
+        return logs
+
+    # ---- evaluation ---------------------------------------------------------------------------------------
+    def evaluate(self, data: ImageSet, batch_size: int = 1000) -> dict[str, Any]:
+        """MSE and SSIM (on [0, 1]) of each predicted future frame against the truth, on the first
+        `eval_options.n` fixed test sequences of `data`'s digits, beside the copy-last-frame baseline's."""
+        check_sequence_spec(data.spec, self.name)
+        c = self.cfg
+        n = (getattr(self, "eval_options", None) or EvalOptions()).n
+        chunk = max(1, min(batch_size, 100))
+        sums = {k: torch.zeros(c.horizon, dtype=torch.float64) for k in ("mse", "ssim", "mse_copy_last",
+                                                                         "ssim_copy_last")}
+        for start in range(0, n, chunk):
+            seq = eval_sequences(data, min(chunk, n - start), c.context + c.horizon, c.size, start)
+            pred = self.predict_frames(seq[:, :c.context], batch_size=chunk)
+            truth = seq[:, c.context:]
+            copy = seq[:, c.context - 1:c.context].expand_as(truth)
+            for name, guess in (("", pred), ("_copy_last", copy)):
+                mse, sim = frame_figures(guess, truth)
+                sums["mse" + name] += mse.sum(0)
+                sums["ssim" + name] += sim.sum(0)
+        res: dict[str, Any] = {}
+        for k, v in sums.items():
+            per_step = (v / max(n, 1)).tolist()
+            res[k] = sum(per_step) / len(per_step)
+            res[f"{k}_per_step"] = [round(x, 6) for x in per_step]
+        res["n"] = n
+        return res
+
+    # ---- figures ------------------------------------------------------------------------------------------
+    def strip(self, data: ImageSet, n: int = SHOWN) -> tuple[torch.Tensor, torch.Tensor]:
+        """The first n test sequences (uint8, n x (context + horizon) x 1 x S x S) and the model's prediction of
+        their future (n x horizon x 1 x S x S)."""
+        c = self.cfg
+        seq = eval_sequences(data, n, c.context + c.horizon, c.size)
+        return seq, self.predict_frames(seq[:, :c.context])
+
+    def write_figures(self, data: ImageSet, stem: Path, n: int = SHOWN) -> Path:
+        """stem.png, per sequence a row of the truth (context, then future) above a row of the prediction, and
+        stem.gif, the same as an animation; returns the PNG's path."""
+        seq, pred = self.strip(data, n)
+        grid, nrow, labels = prediction_grid(seq, pred)
+        png = save_grid(grid, stem.with_suffix(".png"), nrow=nrow, value_range=None, row_labels=labels)
+        save_gif(seq, pred, stem.with_suffix(".gif"))
+        return png
+
+
+def frame_figures(guess: torch.Tensor, truth: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """uint8 frames N x T x 1 x S x S -> MSE and SSIM (on [0, 1]) per sequence and frame, N x T each."""
+    x, y = guess.double() / 255, truth.double() / 255
+    mse = (x - y).pow(2).flatten(2).mean(2)
+    window = min(11, x.shape[-1])
+    sim = ssim(x.flatten(0, 1), y.flatten(0, 1), 1.0, window=window).double().reshape(mse.shape)
+    return mse, sim
+
+
+def prediction_grid(seq: torch.Tensor, pred: torch.Tensor) -> tuple[torch.Tensor, int, list[str]]:
+    """uint8 sequences n x T x 1 x S x S and predictions n x H x ...: per sequence a row of its T frames and a row of
+    blank context cells then the H predicted frames; returns (images, columns, row labels)."""
+    n, t = seq.shape[:2]
+    h = pred.shape[1]
+    blank = torch.full_like(seq[:, :t - h], 255)
+    rows = torch.stack([seq, torch.cat([blank, pred], 1)], 1)  # n x 2 x T x ...
+    return rows.flatten(0, 2), t, ["truth", "predicted"] * n
+
+
+def save_gif(seq: torch.Tensor, pred: torch.Tensor, path: Path, ms: int = 200) -> Path:
+    """An animated GIF of sequences (uint8 n x T x 1 x S x S) side by side: the top row the truth, the bottom row
+    the input frames and then the prediction (a grey frame around predicted frames)."""
+    from PIL import Image
+
+    n, t = seq.shape[:2]
+    h = pred.shape[1]
+    frames = []
+    for k in range(t):
+        below = seq[:, k] if k < t - h else pred[:, k - (t - h)]
+        grid = make_grid(torch.cat([seq[:, k], below]), nrow=n, value_range=None,
+                         pad_value=128 if k >= t - h else 255)
+        frames.append(Image.fromarray(grid[0].numpy()))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=ms, loop=0)
+    return path
