@@ -292,6 +292,8 @@ def test_exact_resume_and_cli_caption(train, test, tmp_path, cli):
     assert r.returncode == 2 and "colour image" in r.stderr
     r = cli("caption", tmp_path / "straight", pics / "0.png", "--beam", "0")
     assert r.returncode == 2
+    r = cli("sample", tmp_path / "straight")
+    assert r.returncode == 2 and "genzoo caption RUN IMAGE" in r.stderr
 
     clf = genzoo.build("classifier", test.spec, width=4)
     Trainer(clf, test.take(64), TrainConfig(steps=1, batch_size=32, progress=False), run_dir=tmp_path / "clf").fit()
