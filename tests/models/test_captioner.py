@@ -131,11 +131,13 @@ def test_beam_search_escapes_a_greedy_trap():
         assert b_norm.item() == pytest.approx(math.log(0.36) / 2 ** norm, abs=1e-6)
 
 
-def test_beam_search_on_the_model_scores_at_least_greedy_on_average(train):
+def test_beam_search_on_the_model_scores_at_least_greedy(train):
+    """Raw log-probabilities (length_norm=0) of an untrained model's captions: beam 4 >= greedy for each of 32
+    images (measured: no image worse over model seeds 0-9) and better on average."""
     model = genzoo.build("captioner", train.spec, seed=2, length_norm=0.0, **TINY).eval()
     _, greedy = model.generate(train.images[:32], beam=1)
     _, beam = model.generate(train.images[:32], beam=4)
-    assert float(beam.mean()) >= float(greedy.mean())
+    assert bool((beam >= greedy - 1e-5).all()) and float(beam.mean()) > float(greedy.mean())
 
 
 # ---- BLEU ------------------------------------------------------------------------------------------------------
