@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import time
 from pathlib import Path
 
@@ -52,6 +53,7 @@ def run(args) -> dict:
                          "max_minutes": args.minutes, "progress": False, "log_every": 25, "sample_every": 0,
                          "eval_every": 0})
     folder = RESULTS / "frame-prediction" / f"{args.data}-{args.minutes:g}min-s{args.seed}-b{batch}"
+    shutil.rmtree(folder, ignore_errors=True)  # a rerun replaces the last one
     summary = Trainer(model, train, cfg, run_dir=folder, eval_data=None).fit()
     model.eval_options = EvalOptions(n=args.n)
     t0 = time.monotonic()
