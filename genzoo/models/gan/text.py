@@ -379,8 +379,8 @@ class TextGAN(GAN):
             warnings.warn(f"sample-quality metrics skipped: {e}", stacklevel=2)
             net = None
         if net is not None:
-            res = evaluate_images(fake, data, metrics=opts.metrics, features=opts.features,
-                                  batch_size=opts.batch_size, device=self.device)
+            res = evaluate_images(fake, data, metrics=opts.metrics, features=opts.features, train=opts.train,
+                                  seed=opts.seed, batch_size=opts.batch_size, device=self.device)
             figures.update({k: v for k, v in res.items() if k not in ("n", "n_real")})
             if data.labels is not None and net.num_classes == data.num_classes:
                 figures.update(class_accuracy(net, fake, data, opts.batch_size))
