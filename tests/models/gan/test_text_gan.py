@@ -126,6 +126,10 @@ def test_training_steps_update_all_networks_and_the_encoder(train):
     # samples without text use one stored training caption per class, cycled
     assert model.default_text.shape == (10, train.spec.caption_length)
     assert model.sample(12, generator=torch.Generator().manual_seed(0)).shape == (12, 1, 28, 28)
+    # views that only move z (--interpolate, --arithmetic) decode with the first example caption throughout
+    z = model.sample_latent(3, torch.Generator().manual_seed(1))
+    first = model.embed_text(model.default_text[:1]).expand(3, -1)
+    assert torch.equal(model.decode(z), model.decode(z, first))
 
 
 def test_exact_resume(train, tmp_path):
