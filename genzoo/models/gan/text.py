@@ -166,10 +166,11 @@ class TextGAN(GAN):
 
     GAN-CLS (Sec. 4.2, Algorithm 1): D minimises softplus(-s_r) + (softplus(s_w) + softplus(s_f)) / 2 over
     {real image, its caption}, {real image, a caption of another class in the batch} and {fake, its caption}
-    (genzoo.losses.text.d_loss_cls); `cls=false` drops the mismatched pairs. GAN-INT (Sec. 4.3): G is also trained
-    (non-saturating loss, weight `int_weight`) on fresh fakes for the embeddings beta * t1 + (1 - beta) * t2 of
-    two captions of the batch (each caption with its mismatched partner), with D scoring them against that
-    interpolated embedding; beta = 0.5 as the paper.
+    (genzoo.losses.text.d_loss_cls); `cls=false` drops the mismatched pairs (on mnist-captions after 501 steps D
+    then won outright and G collapsed: class accuracy 0.096 against 0.759, FID 146 against 25.3). GAN-INT
+    (Sec. 4.3): G is also trained (non-saturating loss, weight `int_weight`) on fresh fakes for the embeddings
+    beta * t1 + (1 - beta) * t2 of two captions of the batch (each caption with its mismatched partner), with D
+    scoring them against that interpolated embedding; beta = 0.5 as the paper.
 
     The text encoder is trained jointly, by D's loss (its parameters are in D's optimiser; G sees the embedding
     detached), where the paper pretrains a char-CNN-RNN with the deep structured joint embedding (Reed et al.
@@ -183,10 +184,13 @@ class TextGAN(GAN):
     the compressed text and h the image features (`projection=false` for the paper's concatenation alone): with
     the concatenation alone, D's scores of matching and mismatched pairs stayed equal (to 3 decimals) for 200 steps
     on tiny MNIST and samples ignored their caption (class accuracy 0.14, chance 0.1); with it they part within 25
-    steps (0.44). Also: the text compressors keep PyTorch's initialisation (`default_init_`); a GRU over words
-    instead of a char-CNN-RNN (word-level captions); a 128-d embedding instead of 1024-d; D's text joins through a
-    dense layer rather than spatial replication; samples come from a generator weight average (ema=0.999, as
-    genzoo's DCGAN presets; ema=0 for the paper's).
+    steps (0.44). On mnist-captions after 501 steps (default settings otherwise, 2000 test captions): class
+    accuracy 0.759 with it against 0.243 without, attribute agreement 0.621 against 0.386, FID 25.3 against 55.5.
+    Also: the text compressors keep PyTorch's initialisation (`default_init_`); a GRU over words instead of a
+    char-CNN-RNN (word-level captions); a 128-d embedding instead of 1024-d; D's text joins through a dense layer
+    rather than spatial replication; samples come from a generator weight average (ema=0.999, as genzoo's DCGAN
+    presets; ema=0 for the paper's).
+
     Kept: z_dim 100, compressed text 128, Adam 2e-4 betas (0.5, 0.999), batch 64, DCGAN nets, beta 0.5. Random
     numbers (z, dropout-free nets) come from torch's global generator, which the Trainer's checkpoints keep, so
     resume is exact; the mismatched captions are a deterministic function of the batch.
