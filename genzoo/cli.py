@@ -232,6 +232,13 @@ def _parser() -> argparse.ArgumentParser:
     views.add_argument("--input", metavar="IMAGE", help="translation models (pix2pix, cyclegan): translate an image "
                        "file or a folder of images (rows: input, output); without it, --n test images with their "
                        "targets")
+    views.add_argument("--frames", action="store_true", help="frame predictors (frame-predictor, the default view): "
+                       "test sequences and their predicted continuation, also as an animated GIF")
+    ps.add_argument("--text", action="append", metavar="CAPTION",
+                    help="text-to-image models (text-gan): --n samples for a caption, e.g. --text \"a thick seven "
+                         "leaning right\"; several --text: a row per caption (columns share a latent); two --text "
+                         "with --interpolate: a row per --steps step from the first caption's embedding to the "
+                         "second's")
     ps.add_argument("--steps", type=_count, default=10, help="interpolation / sweep steps per row")
     ps.add_argument("--slerp", action="store_true", help="spherical instead of linear interpolation")
     ps.add_argument("--top", type=_count, default=8, help="--query: database images retrieved per ranker")
@@ -409,6 +416,21 @@ def _parser() -> argparse.ArgumentParser:
     pj.add_argument("--data-dir", help="where the run's dataset lives now (for --against)")
     pj.add_argument("--device", type=_device, default="auto")
     pj.set_defaults(func=cmd_project)
+
+    pcap = sub.add_parser("caption", help="caption images with a trained captioner run (Show and Tell)",
+                          formatter_class=_Formatter, epilog=textwrap.dedent("""\
+        examples:
+          genzoo caption RUN digit.png more/          one line per image: the file, then its caption
+          genzoo caption RUN digit.png --beam 1       greedy decoding instead of the run's beam width
+
+        Images must have the run's size and channels (grey or colour)."""))
+    pcap.add_argument("run", help="a captioner run folder")
+    pcap.add_argument("images", nargs="+", metavar="IMAGE", help="image files or folders of images")
+    pcap.add_argument("--beam", type=_count, help="beam width (default: the run's, see `genzoo list captioner`; "
+                      "1 = greedy)")
+    pcap.add_argument("--which", choices=["best", "last"], default="best")
+    pcap.add_argument("--device", type=_device, default="auto")
+    pcap.set_defaults(func=cmd_caption)
 
     # data -------------------------------------------------------------------------------------
     pd = sub.add_parser("data", help="list, describe or download datasets", formatter_class=_Formatter,
@@ -839,10 +861,15 @@ def cmd_sample(args) -> int:
     model = load_model(run.path, which=args.which, device=_resolve_device(args.device))
     g = torch.Generator().manual_seed(args.seed)
     view = next((v for v in sampling.VIEWS if getattr(args, v) not in (None, False)), None)
+    if getattr(args, "text", None):  # captions for a text-to-image model (with --interpolate: between two)
+        view = "text"
+    if view is None and hasattr(model, "predict_frames"):
+        view = "frames"  # a frame predictor's samples are continuations of test sequences
     if view is None and hasattr(model, "translate_uint8"):
         view = "input"  # a translator's samples are translations of test images
     if not model.can_sample() and view not in sampling.ENCODER_VIEWS:
         offers = ("retrieval models offer --query IMAGE" if hasattr(model, "rank")
+                  else "captioners describe images: genzoo caption RUN IMAGE..." if hasattr(model, "caption")
                   else "autoencoders offer --reconstruct and --scatter")
         raise ConfigError(f"{model.name} is not a generative model: it cannot sample ({offers})")
     x, nrow, *captions = (sampling.VIEWS[view] if view else sampling.plain)(model, args, g)
@@ -939,6 +966,15 @@ def cmd_project(args) -> int:
     return 0
 
 
+def cmd_caption(args) -> int:
+    from genzoo.probe.caption import caption_run
+
+    for path, text in caption_run(args.run, args.images, beam=args.beam, which=args.which,
+                                  device=_resolve_device(args.device)):
+        print(f"{path}\t{text}")
+    return 0
+
+
 def cmd_data_list(args) -> int:
     from genzoo.data.catalog import DATASETS, FAMILIES, locate
 
@@ -960,6 +996,7 @@ def cmd_data_list(args) -> int:
 
 def cmd_data_info(args) -> int:
     from genzoo.data import info, load
+    from genzoo.data.moving_mnist import describe_sequences, is_sequence_set
 
     ds = info(args.name)
     print(f"{ds.name}: {ds.description}")
@@ -990,10 +1027,27 @@ def cmd_data_info(args) -> int:
                 k = int(d.source_labels.max()) + 1 if len(d.source_labels) else 0
                 line += f", {k} source classes, per class {d.source_labels.bincount(minlength=k).tolist()}"
             print(f"{line}; {how}")
+        if is_sequence_set(d.name) and split == "test":  # a sequence set: the fixed evaluation videos of these digits
+            for text in describe_sequences(d):
+                print(f"    {text}")
         if d.attrs is not None and split == ds.splits[0]:  # names with their frequency in this split
             freq = d.attrs.float().mean(0).tolist()
             print("    attributes (fraction set): " + ", ".join(f"{a} {p:.2f}" for a, p in zip(d.attr_names, freq)))
+        if d.captions is not None and split == ds.splits[0]:  # a captioned set: examples and the vocabulary
+            _print_captions(d)
     return 0
+
+
+def _print_captions(d) -> None:
+    from genzoo.data.text import SPECIALS, decode
+
+    words = [w for w in d.vocab if w not in SPECIALS]
+    print(f"    captions: {d.captions.shape[1]} per image, at most {d.captions.shape[2] - 1} words; vocabulary of "
+          f"{len(words)} words: {' '.join(words)}")
+    for i in range(min(3, len(d))):
+        label = f" ({d.class_names[int(d.labels[i])]})" if d.labels is not None and d.class_names else ""
+        texts = " | ".join(decode(c, d.vocab) for c in d.captions[i])
+        print(f"    image {i}{label}: {texts}")
 
 
 def cmd_data_fetch(args) -> int:

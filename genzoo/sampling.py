@@ -21,6 +21,7 @@ from genzoo.data import info
 from genzoo.data.images import IMAGE_SUFFIXES, decode_many
 from genzoo.data.imageset import to_float, to_uint8
 from genzoo.errors import ConfigError
+from genzoo.models.frame_predictor import prediction_grid, save_gif
 from genzoo.models.pca import PCA
 from genzoo.report.scatter import scatter_image
 from genzoo.runs import RunDir, load_model, load_split
@@ -467,11 +468,63 @@ def translations(model, args, generator: torch.Generator) -> tuple[torch.Tensor,
     return column_blocks(list(grid), per_row, model.input_range[1]), per_row
 
 
+def text_to_image(model, args, generator: torch.Generator) -> tuple[torch.Tensor, int | None]:
+    """Text-to-image models (text-gan): `--text CAPTION` gives `--n` samples for it; several `--text`, a row per
+    caption with `--n` // captions columns, column j the same latent in every row; two `--text` with
+    `--interpolate`, a row per `--steps` step from the first caption's text embedding to the second's (GAN-INT's
+    interpolation, Reed et al. 2016, Sec. 4.3), columns sharing a latent. A word outside the model's vocabulary
+    raises a DataError that lists it."""
+    if not callable(getattr(model, "embed_text", None)):
+        raise ConfigError(f"--text is for text-to-image models (text-gan); {model.name} takes no text")
+    if args.labels:
+        raise ConfigError(f"{model.name} is conditioned on captions, not class labels: give --text without --labels")
+    texts = list(args.text)
+    if args.interpolate:
+        if len(texts) != 2:
+            raise ConfigError("--interpolate with --text walks from one caption to another: give --text twice")
+        if args.steps < 2:
+            raise ConfigError("--interpolate needs --steps of at least 2")
+        a, b = model.embed_text(texts)
+        t = torch.linspace(0.0, 1.0, args.steps, device=a.device)[:, None]
+        rows = torch.lerp(a[None], b[None], t)  # steps x D
+    elif len(texts) == 1:
+        with torch.no_grad():
+            return model.sample(args.n, generator=generator, text=texts[0]), None
+    else:
+        rows = model.embed_text(texts)  # captions x D
+    cols = max(1, args.n // len(rows))
+    z = model.sample_latent(cols, generator)  # shared by every row
+    with torch.no_grad():
+        return model.decode(z.repeat(len(rows), 1), rows.repeat_interleave(cols, 0)), cols
+
+
 VIEWS.update(interpolate=interpolate, arithmetic=arithmetic, manifold=manifold, reconstruct=reconstruct,
              scatter=scatter, class_grid=class_grid, attrs=attrs, codes=codes, query=query, filters=filters,
-             levels=levels, input=translations)
+             levels=levels, input=translations, text=text_to_image)
 # views that work for models which cannot sample (plain autoencoders, retrieval models)
 ENCODER_VIEWS = {"reconstruct", "scatter", "query", "input"}
+
+
+# ---- frame prediction: test sequences and the model's continuation, also as an animated GIF ---------------------
+FRAME_SEQUENCES = 8  # --frames: at most this many sequences, two rows each
+
+
+def frames(model, args, generator: torch.Generator) -> tuple[torch.Tensor, int]:
+    """Frame predictors (frame-predictor): the first min(`--n`, 8) fixed test sequences of the run's data, for each
+    a row of the truth (context, then future) above a row of the prediction; the same as an animated GIF beside the
+    grid (`--out` with the suffix .gif, by default RUN/samples/frames.gif)."""
+    _need(model, ("predict_frames",), "frames", "frame predictors (frame-predictor)")
+    data_args = RunDir(args.run).read_config()["data"]
+    data = load_split(data_args, "test" if "test" in _splits(data_args["name"]) else "train")
+    seq, pred = model.strip(data, min(args.n, FRAME_SEQUENCES))
+    gif = Path(args.out).with_suffix(".gif") if args.out else RunDir(args.run).samples / "frames.gif"
+    print(f"wrote {save_gif(seq, pred, gif)}")
+    grid, nrow, _ = prediction_grid(seq, pred)
+    return to_float(grid, model.input_range), nrow
+
+
+VIEWS["frames"] = frames
+ENCODER_VIEWS.add("frames")
 
 
 # ---- grid labels: what the rows and columns of each view's grid show ---------------------------------
@@ -515,6 +568,15 @@ def grid_labels(view: str | None, model, args) -> tuple[list[str] | None, list[s
         names = ["input", "output"] + (["target"] if paired else [])
         n = len(query_files(args.input)) if args.input else args.n
         return names * math.ceil(n / min(n, LEVELS_PER_ROW)), None
+    if view == "text":
+        if args.interpolate and len(args.text) == 2:
+            fractions = [f"t={t:.2g}" for t in torch.linspace(0.0, 1.0, args.steps).tolist()]
+            return [args.text[0], *fractions[1:-1], args.text[1]], None
+        return (list(args.text) if len(args.text) > 1 else None), None
+    if view == "frames":
+        c = model.cfg
+        return ["truth", "predicted"] * min(args.n, FRAME_SEQUENCES), \
+            [str(i) for i in range(1, c.context + 1)] + [f"+{k}" for k in range(1, c.horizon + 1)]
     if view == "levels":
         return [f"{h}x{w}" for h, w in model.sizes] * math.ceil(args.n / min(args.n, LEVELS_PER_ROW)), None
     if view == "query":

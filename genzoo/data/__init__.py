@@ -34,6 +34,8 @@ from genzoo.errors import ConfigError, DataError, SplitUnavailable
 # isort: off
 # the modules that register datasets, in the order `genzoo data list` shows them (the embedded default first)
 from genzoo.data import idx, cifar, cifar_jpeg, stacked, digit_attrs, frey, celeba, folder, translation  # noqa: F401
+from genzoo.data import captions  # noqa: F401
+from genzoo.data import moving_mnist  # noqa: F401
 # isort: on
 
 __all__ = ["load", "resize", "ImageSet", "DataSpec", "Batch", "to_float", "to_uint8", "DATASETS",

@@ -53,6 +53,9 @@ TARGET_DOMAIN = {"fashion-edges": "fashion-mnist", "cifar10-edges": "cifar10-jpe
                  "mnist-to-mnistm": "mnist-m", "mnist-to-fashion": "fashion-mnist"}
 SOURCE_DOMAIN = {"mnist-to-mnistm": "mnist", "mnist-to-fashion": "mnist"}
 DOMAIN.update(TARGET_DOMAIN)
+# captioned sets (genzoo.data.captions): the images of their base dataset, scored by its net
+DOMAIN.update({"mnist-captions": "mnist", "mnist-mini-captions": "mnist", "fashion-captions": "fashion-mnist",
+               "cifar10-captions": "cifar10-jpeg"})
 INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"  # torch-fidelity's converted TF weights
 INCEPTION_URL = "https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/" + INCEPTION_FILE
 

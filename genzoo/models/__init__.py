@@ -3,8 +3,10 @@
 from genzoo.models import (  # noqa: F401
     aae,
     autoencoder,
+    captioner,
     classifier,
     dbn,
+    frame_predictor,
     gan,
     irgan,
     pixelcnn,
@@ -15,6 +17,6 @@ from genzoo.models import (  # noqa: F401
     vae,
 )
 from genzoo.models.base import Model
-from genzoo.models.gan import bigan, catgan, energy, infogan, lapgan, progan  # noqa: F401  (register themselves)
+from genzoo.models.gan import bigan, catgan, energy, infogan, lapgan, progan, text  # noqa: F401  (register themselves)
 
 __all__ = ["Model"]

@@ -88,6 +88,8 @@ class FramePredictorConfig:
     lr: float = field(3e-3, "Adam learning rate of the predictor", gt=0)
     lr_d: float = field(2e-4, "Adam learning rate of the discriminator", gt=0)
     clip_grad_norm: float = field(1.0, "clip the predictor's gradient norm (0 = off)", ge=0)
+    eval_n: int = field(1000, "test sequences scored per evaluation, at most (genzoo eval --n asks for fewer; 10,000 "
+                        "take about 40 min on one CPU core)", ge=1)
 
     def validate(self) -> None:
         if self.kernel % 2 == 0:
@@ -289,10 +291,11 @@ class FramePredictor(Model):
     # ---- evaluation ---------------------------------------------------------------------------------------
     def evaluate(self, data: ImageSet, batch_size: int = 1000) -> dict[str, Any]:
         """MSE and SSIM (on [0, 1]) of each predicted future frame against the truth, on the first
-        `eval_options.n` fixed test sequences of `data`'s digits, beside the copy-last-frame baseline's."""
+        min(`eval_options.n`, config `eval_n`) fixed test sequences of `data`'s digits, beside the copy-last-frame
+        baseline's."""
         check_sequence_spec(data.spec, self.name)
         c = self.cfg
-        n = (getattr(self, "eval_options", None) or EvalOptions()).n
+        n = min((getattr(self, "eval_options", None) or EvalOptions()).n, c.eval_n)
         chunk = max(1, min(batch_size, 100))
         sums = {k: torch.zeros(c.horizon, dtype=torch.float64) for k in ("mse", "ssim", "mse_copy_last",
                                                                          "ssim_copy_last")}

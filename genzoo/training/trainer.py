@@ -397,6 +397,9 @@ class Trainer:
     def write_samples(self, name: str) -> Path | None:
         if self.run is None or not self.dist.is_main:
             return None
+        if hasattr(self.model, "write_figures"):  # models that draw their own figures (frame-predictor: PNG + GIF)
+            return self.model.write_figures(self.eval_data if self.eval_data is not None else self.data,
+                                            self.run.samples / name)
         if hasattr(self.model, "translation_grid"):  # translators: held-out inputs, outputs and targets
             x, nrow, rows = self.model.translation_grid(self.eval_data if self.eval_data is not None else self.data)
             return save_grid(x, self.run.samples / f"{name}.png", nrow=nrow, value_range=self.model.input_range,
