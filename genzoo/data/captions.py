@@ -53,11 +53,9 @@ Datasets: `mnist-captions`, `mnist-mini-captions` (embedded: needs no files), `f
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import functools
 import zlib
-from collections.abc import Iterator
 
 import torch
 import torch.nn.functional as F
@@ -66,6 +64,7 @@ from genzoo.data.catalog import DATASETS, Request, derived_dataset
 from genzoo.data.imageset import ImageSet
 from genzoo.data.text import build_vocab, encode_captions, tokenize
 from genzoo.errors import DataError
+from genzoo.nn import single_thread
 
 SIZE = 28  # the side at which the thresholds were measured; other sizes are resized to it
 INK = 128  # a digit pixel at least this bright is ink (thickness, size)
@@ -147,19 +146,6 @@ def class_word(dataset_name: str, label: int) -> str:
 
 # ---- measurement ------------------------------------------------------------------------------------------------
 _CHUNK = 1024  # images per vectorised step (small enough to stay in the CPU cache: ~2x faster than 8192)
-
-
-@contextlib.contextmanager
-def _one_thread() -> Iterator[None]:
-    """Measure (and draw captions) on one thread: the steps are small, and on cores shared with other work two
-    threads waiting on each other made measuring 70,000 images take 8-14 s instead of 0.2-0.6 s (as
-    genzoo.metrics.fid does for its small LAPACK calls)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(n)
 
 
 def _prepare(images: torch.Tensor, family: str) -> torch.Tensor:
@@ -247,7 +233,7 @@ def measure(images_uint8: torch.Tensor, family: str) -> dict[str, torch.Tensor]:
     measure_one = {"digits": _measure_digits, "clothes": _measure_clothes, "photos": _measure_photos}[
         _family(family)]
     _prepare(images_uint8[:0], family)  # checks the input
-    with _one_thread():
+    with single_thread():
         parts = [measure_one(_prepare(images_uint8[i:i + _CHUNK], family))
                  for i in range(0, max(len(images_uint8), 1), _CHUNK)]
     return {a: torch.cat([p[a] for p in parts]).float() for a in FAMILIES[family]}
@@ -396,7 +382,7 @@ def caption_ids(labels: torch.Tensor, levels: dict[str, torch.Tensor], family: s
                 k: int = K) -> torch.Tensor:
     """K captions for each image, from its label and attribute levels (`attribute_levels`), as N x K x
     caption_length(family) int64 ids in vocabulary(family) (words, <eos>, <pad>s; see genzoo.data.text)."""
-    with _one_thread():
+    with single_thread():
         unique, inverse = _draws(labels, levels, family, seed, k)
     length = caption_length(family)
     table = torch.zeros(max(len(unique), 1), length, dtype=torch.int64)

@@ -14,21 +14,9 @@ torchmetrics.
 
 from __future__ import annotations
 
-import contextlib
-
 import torch
 
-
-@contextlib.contextmanager
-def single_thread():
-    """Run small LAPACK calls on one thread: MKL's threaded eigh can spin for seconds when the cores are
-    shared with other work (measured at d = 384: 10 s on 2 busy threads, 0.03 s on one)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(n)
+from genzoo.nn import single_thread
 
 
 def gaussian_stats(features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -14,8 +14,9 @@ from genzoo.nn.layers import (
     eval_mode,
     init_weights_,
     pixel_norm,
+    single_thread,
 )
 from genzoo.nn.replay import ReplayBuffer
 
 __all__ = ["EMA", "EqualizedConv2d", "EqualizedLinear", "LabelledPool", "MinibatchStd", "PixelNorm", "ReplayBuffer",
-           "apply_spectral_norm", "batch_statistics", "eval_mode", "init_weights_", "pixel_norm"]
+           "apply_spectral_norm", "batch_statistics", "eval_mode", "init_weights_", "pixel_norm", "single_thread"]

@@ -10,27 +10,10 @@ from pathlib import Path
 
 import torch
 
-from genzoo.data.images import IMAGE_SUFFIXES, channels_of, decode_many, read_modes
+from genzoo.data.images import channels_of, decode_many, read_modes
 from genzoo.errors import ConfigError
+from genzoo.probe.project import image_files
 from genzoo.runs import RunDir, load_model
-
-
-def image_files(paths: list[str]) -> list[Path]:
-    """The image files named, and the images in the folders named (sorted by name)."""
-    if not paths:
-        raise ConfigError("give one or more image files or folders: genzoo caption RUN IMAGE...")
-    files: list[Path] = []
-    for p in map(Path, paths):
-        if p.is_dir():
-            found = sorted(f for f in p.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
-            if not found:
-                raise ConfigError(f"folder {p} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
-            files += found
-        elif p.is_file():
-            files.append(p)
-        else:
-            raise ConfigError(f"no such image file or folder: {p}")
-    return files
 
 
 def read_run_images(files: list[Path], spec) -> torch.Tensor:
@@ -63,6 +46,8 @@ def caption_run(run_dir: str, paths: list[str], beam: int | None = None, which: 
                           "`genzoo train captioner`")
     if beam is not None and beam < 1:
         raise ConfigError(f"--beam is a whole number of at least 1, got {beam}")
+    if not paths:
+        raise ConfigError("give one or more image files or folders: genzoo caption RUN IMAGE...")
     files = image_files(paths)
     captions = model.caption(read_run_images(files, model.spec), beam)
     return list(zip(files, captions))
