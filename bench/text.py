@@ -12,7 +12,8 @@ attribute words the text states it states alike, and how often it agrees on both
 - floor: the same samples paired with another image's text (the texts shifted by one): what agreement comes
   from chance and from the captions' frequencies alone.
 
-Writes bench/results/text_round_trip.json and prints a table.
+Writes bench/results/text_round_trip.json and prints a table; `--figure PATH` draws the first 8 test images and
+8 samples, each under the text it was made for (samples) and over the captioner's caption (docs/text-round-trip.png).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ def main() -> None:
     p.add_argument("captioner")
     p.add_argument("--n", type=int, default=2000)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--figure", help="a PNG of images with their texts and captions")
     p.add_argument("--data-dir", default=str(Path(__file__).resolve().parents[2] / "shared" / "data"))
     args = p.parse_args()
     gan, cap = load_model(args.text_gan), load_model(args.captioner)
@@ -62,8 +64,33 @@ def main() -> None:
         print(f"  {text!r} -> sample captioned {c!r}")
     out = {"text_gan": args.text_gan, "captioner": args.captioner, "data": data, "n": len(texts),
            **{k: {m: v for m, v in r.items() if m != "captions"} for k, r in rows.items()}}
+    if args.figure:
+        figure(args.figure, test.images, fake, texts, rows)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "text_round_trip.json").write_text(json.dumps(out, indent=1))
+
+
+def figure(path: str, real: torch.Tensor, fake: torch.Tensor, texts: list[str], rows: dict, n: int = 8) -> None:
+    """Two rows of n images: real test images over the captioner's caption of each, and text-gan's samples under
+    the text that made them and over the captioner's caption of the sample."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, n, figsize=(2.1 * n, 5.2))
+    for row, (images, key, label) in enumerate(((real, "ceiling: real images", "real test image"),
+                                                (fake, "text-gan samples", "text-gan sample"))):
+        for j, ax in enumerate(axes[row]):
+            img = images[j].permute(1, 2, 0).squeeze(-1).numpy()
+            ax.imshow(img, cmap="gray" if img.ndim == 2 else None, vmin=0, vmax=255)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.set_title(f"text: {texts[j]}" if row else label, fontsize=7, wrap=True)
+            ax.set_xlabel(f"caption: {rows[key]['captions'][j]}", fontsize=7, wrap=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":
