@@ -21,14 +21,16 @@ def test_list_layers_names_every_network(runs, capsys):
 
 def test_class_grid_beats_real_images_and_is_reproducible(runs, capsys):
     clf = runs / "clf"
-    _main("viz", str(clf), "--steps", "64")
+    _main("viz", str(clf), "--steps", "128")
     grid = clf / "viz" / "classifier-classes.png"
     meta = json.loads(grid.with_suffix(".json").read_text())
     assert [r["target"] for r in meta["figures"]] == [f"class:{k}" for k in range(10)]
-    # each class image drives its logit above every real test image of the mini set (measured: 6-15 vs 5-7)
+    # the class images drive their logits above every real test image of the mini set for most classes. Measured
+    # (classifier and viz seeds 0-2, native AVX-512 and avx2 kernels): 9-10 of 10 classes at 128 steps, 7-10 at 64
+    # (the weak class, "1", reaches 4.8-6.3 against a real maximum of 4.6-5.7)
     assert sum(r["activation"] > r["real_max"] for r in meta["figures"]) >= 8
     first = grid.read_bytes()
-    _main("viz", str(clf), "--steps", "64")
+    _main("viz", str(clf), "--steps", "128")
     assert grid.read_bytes() == first  # same seed, same picture
     assert "wrote" in capsys.readouterr().out
 
