@@ -17,8 +17,8 @@ digits and the sequences are drawn from them:
 `bouncing_sequences(digits, n, frames, size, generator)` draws n new sequences (training: a fresh batch every step
 from the batch's digits); `eval_sequences(data, n)` is the fixed evaluation set, drawn with a fixed seed from the
 split's digits in chunks of EVAL_CHUNK, so its first k sequences are the same for every n >= k. Models that
-predict frames check with `check_sequence_spec` that they were given one of these sets (`SEQUENCE_SETS`); other
-models see the digits as plain MNIST.
+predict frames check with `check_sequence_spec` that they were given one of these sets (`SEQUENCE_SETS`); every
+other model refuses them when built (`genzoo.registry.build`), naming the digit set to use instead.
 """
 
 from __future__ import annotations

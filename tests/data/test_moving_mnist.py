@@ -5,6 +5,7 @@ import pytest
 import torch
 from torch.testing import assert_close
 
+import genzoo
 from genzoo.data import load
 from genzoo.data.imageset import DataSpec
 from genzoo.data.moving_mnist import (
@@ -129,3 +130,12 @@ def test_moving_mnist_mini_holds_the_digits_and_says_it_is_a_sequence_set(mini):
 def test_data_info_describes_the_sequences(cli):
     res = cli("data", "info", "moving-mnist-mini", check=True)
     assert "Srivastava" in res.stdout and "sequences: 2 of these digits bouncing in 64x64 frames" in res.stdout
+
+
+def test_other_models_refuse_a_video_set_and_name_its_digits():
+    """A GAN built on moving-mnist would learn the still digits the videos are made of, without saying so."""
+    data = load("moving-mnist-mini")
+    with pytest.raises(DataError, match="moving-mnist-mini is a video dataset that only frame-predictor reads; "
+                                        "dcgan learns from single images: use --data mnist-mini"):
+        genzoo.build("dcgan", data.spec)
+    assert genzoo.build("frame-predictor", data.spec, size=32, downsample=1).name == "frame-predictor"
