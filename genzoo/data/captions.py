@@ -121,6 +121,11 @@ CAPTIONED: dict[str, tuple[str, str]] = {
 }
 
 
+def captioned_sets() -> str:
+    """The captioned datasets, for error messages that tell the user what to train on."""
+    return ", ".join(CAPTIONED) + " (mnist-mini-captions is embedded: no files needed)"
+
+
 def _family(family: str) -> str:
     if family not in FAMILIES:
         raise DataError(f"unknown caption family {family!r} (choose from {', '.join(FAMILIES)})")

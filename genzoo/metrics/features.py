@@ -327,6 +327,20 @@ def extract(net: FeatureNet, images: torch.Tensor, batch_size: int = 500, cache:
     return out
 
 
+def judged_accuracy(net: FeatureNet, images: torch.Tensor, labels: torch.Tensor,
+                    real_images: torch.Tensor | None = None, real_labels: torch.Tensor | None = None,
+                    batch_size: int = 500) -> tuple[float, float | None]:
+    """How often the domain classifier `net` reads `labels` in uint8 `images` (made images: samples asked for a
+    class, translations of labelled inputs), and its accuracy on real labelled images, the ceiling (None without
+    them; their features are cached)."""
+    pred = extract(net, images, batch_size).logits.argmax(1)
+    made = float((pred == labels.to(pred.device)).float().mean())
+    if real_images is None or real_labels is None:
+        return made, None
+    real = extract(net, real_images, batch_size, cache=True).logits.argmax(1)
+    return made, float((real == real_labels.to(real.device)).float().mean())
+
+
 def _save(path: Path, feats: Features) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -414,7 +414,10 @@ class Trainer:
         self.model.train()
         path = self.run.samples / f"{name}.png"
         nrow, cols, spec = None, None, self.model.spec
-        if getattr(self.model, "conditional", False) and spec.num_classes >= 2:
+        columns = getattr(self.model, "sample_columns", None)
+        if columns is not None:  # e.g. text-gan: one column per example caption, named by its class
+            nrow, cols = columns()
+        elif getattr(self.model, "conditional", False) and spec.num_classes >= 2:
             # class-conditional models sample labels 0, 1, 2, ... by default: one column per class, named
             nrow = spec.num_classes
             cols = [str(spec.class_names[c]) if c < len(spec.class_names) else str(c) for c in range(nrow)]

@@ -243,7 +243,7 @@ def test_round_trip_counts_stated_class_and_attributes(train, test, monkeypatch)
 
 # ---- bad input -------------------------------------------------------------------------------------------------
 def test_data_without_captions_is_a_clear_error(mini, train, test):
-    with pytest.raises(DataError, match="mnist-captions, mnist-mini-captions or fashion-captions"):
+    with pytest.raises(DataError, match="mnist-captions, mnist-mini-captions, fashion-captions, cifar10-captions"):
         genzoo.build("captioner", mini.spec)
     model = genzoo.build("captioner", train.spec, **TINY)
     with pytest.raises(DataError, match="has no captions"):
@@ -317,7 +317,7 @@ def test_cli_train_and_eval(tmp_path, cli):
     assert r.returncode == 0, r.stderr
     assert "test_bleu4" in r.stdout and "test_random_caption_bleu1" in r.stdout
     r = cli("train", "captioner", "--steps", "1", "--out", str(tmp_path / "plain"), "--quiet")
-    assert r.returncode == 2 and "mnist-captions, mnist-mini-captions or fashion-captions" in r.stderr
+    assert r.returncode == 2 and "mnist-captions, mnist-mini-captions, fashion-captions, cifar10-captions" in r.stderr
 
 
 # ---- learning --------------------------------------------------------------------------------------------------

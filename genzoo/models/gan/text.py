@@ -34,7 +34,7 @@ from genzoo.models.gan.networks import build_discriminator, build_generator
 from genzoo.nn import eval_mode
 from genzoo.registry import register
 
-CAPTIONED_SETS = ", ".join(_captions.CAPTIONED) + " (mnist-mini-captions is embedded: no files needed)"
+CAPTIONED_SETS = _captions.captioned_sets()
 
 
 def check_text_spec(spec: DataSpec, model: str) -> None:
@@ -274,6 +274,13 @@ class TextGAN(GAN):
         ids = torch.nn.functional.pad(ids, (0, max(0, self.spec.caption_length - ids.shape[1])))
         self.default_text.copy_(ids[:, :self.spec.caption_length])
 
+    def sample_columns(self) -> tuple[int, list[str]]:
+        """The training grids' layout: `sample` cycles the example captions, one per class, so a column each,
+        labelled with the class the caption names."""
+        names = self.spec.class_names
+        return len(self.default_text), [str(names[c]) if c < len(names) else str(c)
+                                        for c in range(len(self.default_text))]
+
     # ---- sampling -------------------------------------------------------------------------------------
     def decode(self, z: torch.Tensor, labels: torch.Tensor | None = None, chunk: int = 500) -> torch.Tensor:
         """Images for latents z and text embeddings `labels` (N x text_dim; default: the first example caption for
@@ -408,11 +415,8 @@ def class_accuracy(net: features.FeatureNet, fake: torch.Tensor, data: ImageSet,
                    ) -> dict[str, float]:
     """How often the domain classifier `net` names each sample's caption class (`data.labels`), and its accuracy on
     the real images (the ceiling)."""
-    labels = data.labels.cpu()
-    fake_pred = features.extract(net, fake, batch_size).logits.argmax(1)
-    real_pred = features.extract(net, data.images, batch_size, cache=True).logits.argmax(1)
-    return {"class_accuracy": float((fake_pred == labels).float().mean()),
-            "real_class_accuracy": float((real_pred == labels).float().mean())}
+    made, ceiling = features.judged_accuracy(net, fake, data.labels, data.images, data.labels, batch_size)
+    return {"class_accuracy": made, "real_class_accuracy": ceiling}
 
 
 def attribute_agreement(fake: torch.Tensor, ids: torch.Tensor, data: ImageSet) -> dict[str, Any]:

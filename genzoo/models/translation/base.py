@@ -135,12 +135,11 @@ def translation_figures(out: torch.Tensor, real: ImageSet, opts: EvalOptions, la
                           device=device)
     figures = {k: v for k, v in res.items() if k not in ("n", "n_real", "features")}
     if labels is not None and net.num_classes:
-        net = net.to(device)
-        fake_pred = features.extract(net, out, opts.batch_size).logits.argmax(1)
-        figures["semantic_accuracy"] = float((fake_pred == labels.to(fake_pred.device)).float().mean())
-        if real.labels is not None:
-            real_pred = features.extract(net, real.images, opts.batch_size, cache=True).logits.argmax(1)
-            figures["real_accuracy"] = float((real_pred == real.labels.to(real_pred.device)).float().mean())
+        made, ceiling = features.judged_accuracy(net.to(device), out, labels, real.images, real.labels,
+                                                 opts.batch_size)
+        figures["semantic_accuracy"] = made
+        if ceiling is not None:
+            figures["real_accuracy"] = ceiling
     figures["features"] = net.description
     return {f"{k}{suffix}": v for k, v in figures.items()}
 

@@ -16,8 +16,9 @@ from torch.testing import assert_close
 
 import genzoo
 from genzoo.data import DATASETS, load
+from genzoo.data.captions import class_word
 from genzoo.data.imageset import Batch, DataSpec
-from genzoo.data.text import build_vocab, encode_captions
+from genzoo.data.text import build_vocab, decode, encode_captions
 from genzoo.errors import ConfigError, DataError
 from genzoo.losses.text import d_loss_cls, interpolate_embeddings, mismatched
 from genzoo.sampling import VIEWS, grid_labels
@@ -126,6 +127,11 @@ def test_training_steps_update_all_networks_and_the_encoder(train):
     # samples without text use one stored training caption per class, cycled
     assert model.default_text.shape == (10, train.spec.caption_length)
     assert model.sample(12, generator=torch.Generator().manual_seed(0)).shape == (12, 1, 28, 28)
+    # the training grids put each example caption in a column named by its class (the stored captions name them)
+    nrow, names = model.sample_columns()
+    assert nrow == 10 and names == [str(c) for c in train.spec.class_names[:10]]
+    words = [decode(model.default_text[c], train.vocab) for c in range(10)]
+    assert all(class_word(train.name, c) in w for c, w in enumerate(words)), words
     # views that only move z (--interpolate, --arithmetic) decode with the first example caption throughout
     z = model.sample_latent(3, torch.Generator().manual_seed(1))
     first = model.embed_text(model.default_text[:1]).expand(3, -1)
