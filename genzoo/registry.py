@@ -101,26 +101,12 @@ def make_config(name: str, overrides: dict[str, Any] | None = None):
     return replace(entry.default_config(), overrides or {}, what=f"{name} config")
 
 
-def _check_family_reads(entry, spec) -> None:
-    """Sequence sets hold the digits their videos are made of: any other model would silently learn still digits."""
-    from genzoo.data.moving_mnist import SEQUENCE_SETS
-
-    base = SEQUENCE_SETS.get(getattr(spec, "name", None) or "")
-    if base is not None and entry.family != "sequence":
-        from genzoo.errors import DataError
-
-        readers = ", ".join(e.name for e in entries() if e.family == "sequence")
-        raise DataError(f"{spec.name} is a video dataset that only {readers} reads; {entry.name} learns from "
-                        f"single images: use --data {base} for the same digits")
-
-
 def build(name: str, spec, overrides: dict[str, Any] | None = None, config=None, seed: int | None = None):
     """Build model `name` for data spec `spec` with config overrides (or a ready config).
 
     With `seed`, the global RNG is seeded first so that the initial weights are reproducible.
     """
     entry = get(name)
-    _check_family_reads(entry, spec)
     cfg = config if config is not None else make_config(name, overrides)
     if seed is not None:
         seed_everything(seed)

@@ -18,7 +18,7 @@ digits and the sequences are drawn from them:
 from the batch's digits); `eval_sequences(data, n)` is the fixed evaluation set, drawn with a fixed seed from the
 split's digits in chunks of EVAL_CHUNK, so its first k sequences are the same for every n >= k. Models that
 predict frames check with `check_sequence_spec` that they were given one of these sets (`SEQUENCE_SETS`); every
-other model refuses them when built (`genzoo.registry.build`), naming the digit set to use instead.
+other model refuses them when built (`genzoo.models.base.Model`), naming the digit set to use instead.
 """
 
 from __future__ import annotations

@@ -14,6 +14,8 @@ import torch
 from torch import nn
 
 from genzoo.data.imageset import Batch, DataSpec, to_float
+from genzoo.data.moving_mnist import SEQUENCE_SETS
+from genzoo.errors import DataError
 from genzoo.metrics import sample_quality
 
 
@@ -29,8 +31,15 @@ class Model(nn.Module):
     # the model scores images it makes in `evaluate` without being able to `sample` them from noise (translation:
     # outputs for test inputs), configured by `eval_options` as sampling models are
     evaluates_outputs: ClassVar[bool] = False
+    # the model learns from videos: the sequence sets (moving-mnist), whose images are the digits the videos are
+    # drawn from; every other model refuses them rather than silently learning still digits
+    reads_sequences: ClassVar[bool] = False
 
     def __init__(self, cfg: Any, spec: DataSpec):
+        base = SEQUENCE_SETS.get(spec.name or "")
+        if base is not None and not self.reads_sequences:
+            raise DataError(f"{spec.name} is a video dataset that only frame-predictor reads; this model learns "
+                            f"from single images: use --data {base} for the same digits")
         super().__init__()
         self.cfg = cfg
         self.spec = spec

@@ -135,7 +135,8 @@ def test_data_info_describes_the_sequences(cli):
 def test_other_models_refuse_a_video_set_and_name_its_digits():
     """A GAN built on moving-mnist would learn the still digits the videos are made of, without saying so."""
     data = load("moving-mnist-mini")
-    with pytest.raises(DataError, match="moving-mnist-mini is a video dataset that only frame-predictor reads; "
-                                        "dcgan learns from single images: use --data mnist-mini"):
-        genzoo.build("dcgan", data.spec)
+    for model in ("dcgan", "vae", "classifier"):
+        with pytest.raises(DataError, match="moving-mnist-mini is a video dataset that only frame-predictor reads; "
+                                            "this model learns from single images: use --data mnist-mini"):
+            genzoo.build(model, data.spec)
     assert genzoo.build("frame-predictor", data.spec, size=32, downsample=1).name == "frame-predictor"
