@@ -6,10 +6,11 @@
 frame-predictor (the registered defaults, `--set` overrides) trains for `--minutes` of training-step time on the
 sequences drawn from the training digits, then `FramePredictor.evaluate` scores its prediction of the 10 future
 frames of the first `--n` fixed test sequences (genzoo.data.moving_mnist.eval_sequences): MSE and SSIM on [0, 1]
-per future step, beside the same figures for copying the last context frame (the baseline a predictor must beat).
+per future step, beside the same figures for copying the last context frame (the baseline a predictor must beat)
+and for empty frames (which SSIM, on these mostly black frames, rates above copying).
 Prints a table, writes bench/results/frame_prediction.json (one entry per data/minutes/seed/batch size) and keeps
 the run folder with a strip and an animated GIF of 8 test sequences
-(bench/results/frame-prediction/DATA-Mmin-sS/frames.png, .gif).
+(bench/results/frame-prediction/DATA-Mmin-sS-bB[-KEY=VALUE...]/frames.png, .gif).
 
 `--threads` sets torch's CPU threads (1 by default: on a small shared CPU, two threads that wait for each other on
 every small ConvLSTM operation were several times slower than one).
@@ -41,6 +42,12 @@ def parse_sets(items: list[str]) -> dict[str, str]:
     return out
 
 
+def run_key(args, batch: int) -> str:
+    """The run's name in the results file and its folder: data, budget, seed, batch size and any --set."""
+    sets = "".join(f"/{item}" for item in sorted(args.set))
+    return f"{args.data}@{args.minutes:g}min/s{args.seed}/b{batch}{sets}"
+
+
 def run(args) -> dict:
     torch.set_num_threads(args.threads)
     train = genzoo.load_data(args.data, data_dir=args.data_dir)
@@ -52,7 +59,7 @@ def run(args) -> dict:
     cfg = TrainConfig(**{**defaults, "steps": 10**7, "batch_size": batch, "seed": args.seed,
                          "max_minutes": args.minutes, "progress": False, "log_every": 25, "sample_every": 0,
                          "eval_every": 0})
-    folder = RESULTS / "frame-prediction" / f"{args.data}-{args.minutes:g}min-s{args.seed}-b{batch}"
+    folder = RESULTS / "frame-prediction" / f"{run_key(args, batch).replace('@', '-').replace('/', '-')}"
     shutil.rmtree(folder, ignore_errors=True)  # a rerun replaces the last one
     summary = Trainer(model, train, cfg, run_dir=folder, eval_data=None).fit()
     model.eval_options = EvalOptions(n=args.n)
@@ -68,12 +75,14 @@ def run(args) -> dict:
 def show(res: dict) -> None:
     print(f"frame-predictor on {res['data']}: {res['steps']} steps of {res['batch_size']} in "
           f"{res['train_seconds']:.0f} s of training; {res['n']} test sequences")
-    print(f"{'future frame':>12} {'MSE':>8} {'copy-last':>10} {'SSIM':>8} {'copy-last':>10}")
-    for k, row in enumerate(zip(res["mse_per_step"], res["mse_copy_last_per_step"], res["ssim_per_step"],
-                                res["ssim_copy_last_per_step"]), 1):
-        print(f"{'+' + str(k):>12} {row[0]:8.4f} {row[1]:10.4f} {row[2]:8.3f} {row[3]:10.3f}")
-    print(f"{'mean':>12} {res['mse']:8.4f} {res['mse_copy_last']:10.4f} {res['ssim']:8.3f} "
-          f"{res['ssim_copy_last']:10.3f}")
+    print(f"{'future frame':>12} {'MSE':>8} {'copy-last':>10} {'empty':>8} {'SSIM':>8} {'copy-last':>10} "
+          f"{'empty':>8}")
+    for k, row in enumerate(zip(*(res[f"{m}{b}_per_step"] for m in ("mse", "ssim")
+                                  for b in ("", "_copy_last", "_blank"))), 1):
+        print(f"{'+' + str(k):>12} {row[0]:8.4f} {row[1]:10.4f} {row[2]:8.4f} {row[3]:8.3f} {row[4]:10.3f} "
+              f"{row[5]:8.3f}")
+    print(f"{'mean':>12} {res['mse']:8.4f} {res['mse_copy_last']:10.4f} {res['mse_blank']:8.4f} {res['ssim']:8.3f} "
+          f"{res['ssim_copy_last']:10.3f} {res['ssim_blank']:8.3f}")
 
 
 def main() -> None:
@@ -91,7 +100,7 @@ def main() -> None:
     show(res)
     path = RESULTS / "frame_prediction.json"
     results = json.loads(path.read_text()) if path.exists() else {}
-    results[f"{args.data}@{args.minutes:g}min/s{args.seed}/b{res['batch_size']}"] = res
+    results[run_key(args, res["batch_size"])] = res
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(results, indent=1) + "\n")
     print(f"wrote {path}")
