@@ -1,6 +1,7 @@
 """The text <-> image round trip: a captioner reads a text-to-image model's samples back.
 
     python bench/text.py TEXT_GAN_RUN CAPTIONER_RUN [--n 2000] [--data-dir ../shared/data] [--seed 0]
+                         [--unconditional RUN] [--figure PATH]
 
 For the first `--n` test images of the text-gan run's dataset, one caption each (the first of its K), text-gan
 draws a sample for the caption and the captioner (trained on the same captioned set) captions the sample;
@@ -10,7 +11,12 @@ attribute words the text states it states alike, and how often it agrees on both
 - ceiling: the real test image each caption was written for, captioned the same way (what a perfect text-to-image
   model would get, limited by the captioner's own errors);
 - floor: the same samples paired with another image's text (the texts shifted by one): what agreement comes
-  from chance and from the captions' frequencies alone.
+  from chance and from the captions' frequencies alone;
+- with `--unconditional RUN` (e.g. a dcgan trained on the captioned set's base images), a second floor: that
+  model's samples, which ignore the text, captioned against the texts.
+
+Each row also gives the class accuracy of the images by the domain classifier (the shipped MNIST / Fashion-MNIST
+/ CIFAR-10 (JPEG copy) net), the text-gan evaluation's measure: how often it reads the class the text names.
 
 Writes bench/results/text_round_trip.json and prints a table; `--figure PATH` draws the first 8 test images and
 8 samples, each under the text it was made for (samples) and over the captioner's caption (docs/text-round-trip.png).
@@ -20,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import textwrap
 import time
 from pathlib import Path
 
@@ -28,6 +35,7 @@ import torch
 import genzoo
 from genzoo.data.imageset import to_uint8
 from genzoo.data.text import decode
+from genzoo.metrics import features
 from genzoo.models.captioner import round_trip
 from genzoo.runs import RunDir, load_model
 
@@ -41,6 +49,8 @@ def main() -> None:
     p.add_argument("--n", type=int, default=2000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--figure", help="a PNG of images with their texts and captions")
+    p.add_argument("--unconditional", help="a run of an unconditional model on the same images: its samples, "
+                                           "which ignore the texts, as a floor row")
     p.add_argument("--data-dir", default=str(Path(__file__).resolve().parents[2] / "shared" / "data"))
     args = p.parse_args()
     gan, cap = load_model(args.text_gan), load_model(args.captioner)
@@ -52,14 +62,27 @@ def main() -> None:
         fake = gan.sample(len(texts), generator=torch.Generator().manual_seed(args.seed), text=texts)
     fake = to_uint8(fake, gan.input_range).cpu()
     sampled = time.perf_counter() - t
-    rows = {"text-gan samples": round_trip(cap, fake, texts),
-            "ceiling: real images": round_trip(cap, test.images, texts),
-            "floor: samples, shifted texts": round_trip(cap, fake, texts[1:] + texts[:1])}
+    shifted = torch.cat([test.labels[1:], test.labels[:1]])
+    net = features.resolve("auto", data)
+    rows = {"text-gan samples": {**round_trip(cap, fake, texts),
+                                 "class_accuracy": features.judged_accuracy(net, fake, test.labels)[0]},
+            "ceiling: real images": {**round_trip(cap, test.images, texts),
+                                     "class_accuracy": features.judged_accuracy(net, test.images, test.labels)[0]},
+            "floor: samples, shifted texts": {**round_trip(cap, fake, texts[1:] + texts[:1]),
+                                              "class_accuracy": features.judged_accuracy(net, fake, shifted)[0]}}
+    if args.unconditional:
+        other = load_model(args.unconditional)
+        with torch.no_grad():
+            free = to_uint8(other.sample(len(texts), generator=torch.Generator().manual_seed(args.seed)),
+                            other.input_range).cpu()
+        rows[f"floor: {other.name} samples (unconditional)"] = {
+            **round_trip(cap, free, texts), "class_accuracy": features.judged_accuracy(net, free, test.labels)[0]}
     print(f"\n{len(texts)} test captions of {data}; sampling took {sampled:.1f} s")
-    print("| images captioned | class agreement | attribute agreement | full agreement |\n|---|---|---|---|")
+    print("| images | class accuracy (domain classifier) | caption's class agreement | attribute agreement | "
+          "full agreement |\n|---|---|---|---|---|")
     for name, r in rows.items():
-        print(f"| {name} | {r['class_agreement']:.3f} | {r.get('attribute_agreement', float('nan')):.3f} | "
-              f"{r.get('agreement', float('nan')):.3f} |")
+        print(f"| {name} | {r['class_accuracy']:.3f} | {r['class_agreement']:.3f} | "
+              f"{r.get('attribute_agreement', float('nan')):.3f} | {r.get('agreement', float('nan')):.3f} |")
     for text, c in list(zip(texts, rows["text-gan samples"]["captions"]))[:8]:
         print(f"  {text!r} -> sample captioned {c!r}")
     out = {"text_gan": args.text_gan, "captioner": args.captioner, "data": data, "n": len(texts),
@@ -67,7 +90,12 @@ def main() -> None:
     if args.figure:
         figure(args.figure, test.images, fake, texts, rows)
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "text_round_trip.json").write_text(json.dumps(out, indent=1))
+    path = RESULTS / "text_round_trip.json"
+    results = json.loads(path.read_text()) if path.exists() else {}
+    if "text_gan" in results:  # the single-entry file of earlier versions
+        results = {results["data"]: results}
+    results[data] = out
+    path.write_text(json.dumps(results, indent=1))
 
 
 def figure(path: str, real: torch.Tensor, fake: torch.Tensor, texts: list[str], rows: dict, n: int = 8) -> None:
@@ -86,8 +114,8 @@ def figure(path: str, real: torch.Tensor, fake: torch.Tensor, texts: list[str], 
             ax.imshow(img, cmap="gray" if img.ndim == 2 else None, vmin=0, vmax=255)
             ax.set_xticks([])
             ax.set_yticks([])
-            ax.set_title(f"text: {texts[j]}" if row else label, fontsize=7, wrap=True)
-            ax.set_xlabel(f"caption: {rows[key]['captions'][j]}", fontsize=7, wrap=True)
+            ax.set_title(textwrap.fill(f"text: {texts[j]}", 30) if row else label, fontsize=7)
+            ax.set_xlabel(textwrap.fill(f"caption: {rows[key]['captions'][j]}", 30), fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     print(f"wrote {path}")
