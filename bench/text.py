@@ -62,21 +62,23 @@ def main() -> None:
         fake = gan.sample(len(texts), generator=torch.Generator().manual_seed(args.seed), text=texts)
     fake = to_uint8(fake, gan.input_range).cpu()
     sampled = time.perf_counter() - t
-    shifted = torch.cat([test.labels[1:], test.labels[:1]])
     net = features.resolve("auto", data)
-    rows = {"text-gan samples": {**round_trip(cap, fake, texts),
-                                 "class_accuracy": features.judged_accuracy(net, fake, test.labels)[0]},
-            "ceiling: real images": {**round_trip(cap, test.images, texts),
-                                     "class_accuracy": features.judged_accuracy(net, test.images, test.labels)[0]},
-            "floor: samples, shifted texts": {**round_trip(cap, fake, texts[1:] + texts[:1]),
-                                              "class_accuracy": features.judged_accuracy(net, fake, shifted)[0]}}
+
+    def row(images: torch.Tensor, shift: int = 0) -> dict:
+        """The captioner's agreement of `images` with the texts (shifted by `shift`), and the domain classifier's
+        accuracy on the classes those texts name."""
+        paired_texts, labels = texts[shift:] + texts[:shift], torch.roll(test.labels, -shift)
+        return {**round_trip(cap, images, paired_texts),
+                "class_accuracy": features.judged_accuracy(net, images, labels)[0]}
+
+    rows = {"text-gan samples": row(fake), "ceiling: real images": row(test.images),
+            "floor: samples, shifted texts": row(fake, shift=1)}
     if args.unconditional:
         other = load_model(args.unconditional)
         with torch.no_grad():
             free = to_uint8(other.sample(len(texts), generator=torch.Generator().manual_seed(args.seed)),
                             other.input_range).cpu()
-        rows[f"floor: {other.name} samples (unconditional)"] = {
-            **round_trip(cap, free, texts), "class_accuracy": features.judged_accuracy(net, free, test.labels)[0]}
+        rows[f"floor: {other.name} samples (unconditional)"] = row(free)
     print(f"\n{len(texts)} test captions of {data}; sampling took {sampled:.1f} s")
     print("| images | class accuracy (domain classifier) | caption's class agreement | attribute agreement | "
           "full agreement |\n|---|---|---|---|---|")

@@ -121,9 +121,8 @@ CAPTIONED: dict[str, tuple[str, str]] = {
 }
 
 
-def captioned_sets() -> str:
-    """The captioned datasets, for error messages that tell the user what to train on."""
-    return ", ".join(CAPTIONED) + " (mnist-mini-captions is embedded: no files needed)"
+# the captioned datasets, for error messages that tell the user what to train on
+CAPTIONED_SETS = ", ".join(CAPTIONED) + " (mnist-mini-captions is embedded: no files needed)"
 
 
 def _family(family: str) -> str:

@@ -19,6 +19,11 @@ from genzoo.errors import DataError
 from genzoo.metrics import sample_quality
 
 
+def class_labels(spec: DataSpec, n: int) -> list[str]:
+    """Names of classes 0..n-1 (the dataset's class names where it has them, else the numbers)."""
+    return [str(spec.class_names[c]) if c < len(spec.class_names) else str(c) for c in range(n)]
+
+
 class Model(nn.Module):
     """Base class of every genzoo model."""
 
@@ -50,6 +55,13 @@ class Model(nn.Module):
         # warnings for the person running this (e.g. a training pathology seen at evaluation): the Trainer
         # logs and clears them after each evaluation
         self.notes: list[str] = []
+
+    def sample_columns(self) -> tuple[int | None, list[str] | None]:
+        """The layout of the Trainer's sample grids: (images per row, column labels); (None, None) for a square-ish
+        grid. Class-conditional models sample labels 0, 1, 2, ... by default: one column per class, named."""
+        if getattr(self, "conditional", False) and self.spec.num_classes >= 2:
+            return self.spec.num_classes, class_labels(self.spec, self.spec.num_classes)
+        return None, None
 
     # ---- to implement --------------------------------------------------------------------------
     def configure_optimizers(self, total_steps: int) -> None:

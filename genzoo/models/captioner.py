@@ -53,7 +53,7 @@ from genzoo.models.classifier import FastNet
 from genzoo.nn import eval_mode
 from genzoo.registry import register
 
-CAPTIONED_SETS = captioned.captioned_sets()
+CAPTIONED_SETS = captioned.CAPTIONED_SETS
 POOL = 1000  # training captions kept in the model for the random-caption baseline
 
 

@@ -413,14 +413,7 @@ class Trainer:
             x = self.model.sample(self.cfg.n_samples, generator=g)
         self.model.train()
         path = self.run.samples / f"{name}.png"
-        nrow, cols, spec = None, None, self.model.spec
-        columns = getattr(self.model, "sample_columns", None)
-        if columns is not None:  # e.g. text-gan: one column per example caption, named by its class
-            nrow, cols = columns()
-        elif getattr(self.model, "conditional", False) and spec.num_classes >= 2:
-            # class-conditional models sample labels 0, 1, 2, ... by default: one column per class, named
-            nrow = spec.num_classes
-            cols = [str(spec.class_names[c]) if c < len(spec.class_names) else str(c) for c in range(nrow)]
+        nrow, cols = self.model.sample_columns()
         save_grid(x, path, nrow=nrow, value_range=self.model.input_range, col_labels=cols)
         return path
 

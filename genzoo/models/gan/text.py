@@ -29,12 +29,13 @@ from genzoo.errors import DataError
 from genzoo.losses import gan as L
 from genzoo.losses import text as T
 from genzoo.metrics import EvalOptions, evaluate_images, features
+from genzoo.models.base import class_labels
 from genzoo.models.gan.core import GAN, CriticOut, GANConfig
 from genzoo.models.gan.networks import build_discriminator, build_generator
 from genzoo.nn import eval_mode
 from genzoo.registry import register
 
-CAPTIONED_SETS = _captions.captioned_sets()
+CAPTIONED_SETS = _captions.CAPTIONED_SETS
 
 
 def check_text_spec(spec: DataSpec, model: str) -> None:
@@ -277,9 +278,7 @@ class TextGAN(GAN):
     def sample_columns(self) -> tuple[int, list[str]]:
         """The training grids' layout: `sample` cycles the example captions, one per class, so a column each,
         labelled with the class the caption names."""
-        names = self.spec.class_names
-        return len(self.default_text), [str(names[c]) if c < len(names) else str(c)
-                                        for c in range(len(self.default_text))]
+        return len(self.default_text), class_labels(self.spec, len(self.default_text))
 
     # ---- sampling -------------------------------------------------------------------------------------
     def decode(self, z: torch.Tensor, labels: torch.Tensor | None = None, chunk: int = 500) -> torch.Tensor:
