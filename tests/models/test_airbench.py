@@ -1,0 +1,242 @@
+"""The airbench classifier (arch=airbench, preset classifier-airbench): whitening, schedule, Lookahead, TTA, resume."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import genzoo
+from genzoo.data.imageset import ImageSet
+from genzoo.errors import ConfigError
+from genzoo.models.classifier import Lookahead, Muon, orthogonalize, patch_whitening, triangle
+from genzoo.training import TrainConfig, Trainer
+from tests.learning import SEED, record
+
+TINY = {"width": 4, "lr": 0.2}  # the preset's lr 1.5 is for batch 1024
+
+
+def colour_toy(n=256, side=16, seed=0):
+    """Colour images whose class is the dominant channel (learnable; flips keep the label)."""
+    g = torch.Generator().manual_seed(seed)
+    y = torch.randint(0, 3, (n,), generator=g)
+    x = torch.randint(0, 100, (n, 3, side, side), generator=g, dtype=torch.uint8)
+    x[torch.arange(n), y] += 120
+    return ImageSet(x, y, class_names=("r", "g", "b"), name="toy", hflip_ok=True)
+
+
+def trainer(data, steps, out=None, **settings):
+    model = genzoo.build("classifier-airbench", data.spec, seed=0, **{**TINY, **settings})
+    cfg = TrainConfig(steps=steps, batch_size=32, progress=False, precision="fp32", log_every=steps, seed=0)
+    return model, Trainer(model, data, cfg, run_dir=out, eval_data=None)
+
+
+def test_patch_whitening_makes_patches_uncorrelated_with_unit_variance():
+    g = torch.Generator().manual_seed(0)
+    # correlated, off-centre colour images: blurred noise plus a per-channel offset
+    offset = torch.tensor([0.5, -1.0, 2.0])[:, None, None]
+    x = F.avg_pool2d(torch.randn(64, 3, 20, 20, generator=g), 3, stride=1) + offset
+    weight, bias = patch_whitening(x, 2, eps=1e-9)
+    assert weight.shape == (24, 3, 2, 2) and bias.shape == (24,)
+    out = F.conv2d(x, weight, bias).permute(0, 2, 3, 1).reshape(-1, 24).double()
+    first, second = out[:, :12], out[:, 12:]
+    assert torch.equal(second, -first)  # the negated copies
+    assert first.mean(0).abs().max() < 1e-4  # centred
+    cov = first.T @ first / len(first)
+    assert (cov - torch.eye(12, dtype=cov.dtype)).abs().max() < 1e-3
+    norms = weight[:12].flatten(1).norm(dim=1)
+    assert torch.all(norms[1:] >= norms[:-1])  # largest-variance direction first: the smallest filter
+
+
+def test_triangle_schedule_by_hand():
+    assert triangle(0, 100, 0.23) == pytest.approx(0.2)
+    assert triangle(23, 100, 0.23) == pytest.approx(1.0)
+    assert triangle(10, 100, 0.23) == pytest.approx(0.2 + 0.8 * 10 / 23)
+    assert triangle(23 + 77 // 2, 100, 0.23) == pytest.approx(1.0 - 0.93 * 38 / 77)
+    assert triangle(100, 100, 0.23) == pytest.approx(0.07)
+    assert triangle(150, 100, 0.23) == pytest.approx(0.07)  # a step past the end stays at the floor
+
+
+def test_lookahead_update_by_hand():
+    net = nn.Sequential(nn.Linear(2, 2), nn.BatchNorm1d(2))
+    look = Lookahead(net)
+    slow_before = {k: v.clone() for k, v in look.slow.state_dict().items()}
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(1.0)
+        net[1].running_mean.fill_(4.0)
+        net[1].num_batches_tracked.fill_(7)
+    fast = {k: v.clone() for k, v in net.state_dict().items()}
+    look.update(net, 0.75)
+    for k, v in net.state_dict().items():
+        if k.endswith("num_batches_tracked"):  # integer state is neither averaged nor reset
+            assert int(v) == 7
+            continue
+        expected = 0.75 * slow_before[k] + 0.25 * fast[k]
+        assert torch.allclose(v, expected) and torch.equal(v, look.slow.state_dict()[k]), k
+    look.update(net, 1.0)  # decay 1: the network takes the slow weights as they are
+    assert all(torch.equal(v, look.slow.state_dict()[k]) for k, v in net.state_dict().items() if v.is_floating_point())
+
+
+def test_lookahead_runs_every_fifth_step_ramps_as_a_cube_and_ends_on_the_slow_weights(monkeypatch):
+    data = colour_toy()
+    model, tr = trainer(data, 12)
+    decays = []
+    real = Lookahead.update
+    monkeypatch.setattr(Lookahead, "update", lambda self, net, decay: (decays.append(decay), real(self, net, decay)))
+    tr.fit()
+    top = 0.95 ** 5
+    assert decays == pytest.approx([top * (5 / 12) ** 3, top * (10 / 12) ** 3, 1.0])
+    slow = model.lookahead.slow.state_dict()
+    assert all(torch.equal(v, slow[k]) for k, v in model.net.state_dict().items() if v.is_floating_point())
+
+
+def test_preset_whitens_the_first_conv_on_the_training_images_and_scales_bias_learning_rates():
+    data = colour_toy(n=96)
+    model, tr = trainer(data, 3)
+    cfg = model.cfg
+    assert (cfg.arch, cfg.width, cfg.lr, cfg.momentum, cfg.label_smoothing, cfg.schedule) == \
+        ("airbench", 4, 0.2, 0.85, 0.2, "triangle")
+    assert model.tta_mode() == "flip-shift"
+    whiten = model.net.body[0]
+    weight, bias = patch_whitening(model.prepare(data.images), 2)
+    assert torch.allclose(whiten.weight, weight) and torch.allclose(whiten.bias, bias)
+    assert torch.equal(model.lookahead.slow.body[0].weight, whiten.weight)  # the slow copy starts whitened too
+    tr.fit()
+    assert torch.allclose(whiten.weight, weight)  # frozen
+    trained = {id(p) for g in model.optimizers["net"].param_groups for p in g["params"]}
+    bn = [m for m in model.net.modules() if isinstance(m, nn.BatchNorm2d)]
+    assert id(whiten.weight) not in trained and id(whiten.bias) in trained
+    assert all(id(m.weight) not in trained and id(m.bias) in trained for m in bn)  # shift only
+    assert not any(id(p) in trained for p in model.lookahead.parameters())
+    groups = model.optimizers["net"].param_groups
+    biases = next(g for g in groups if any(p is bn[0].bias for p in g["params"]))
+    others = next(g for g in groups if any(p is model.net.head.weight for p in g["params"]))
+    assert biases["lr"] == pytest.approx(64 * others["lr"]) and others["lr"] > 0
+
+
+@pytest.mark.parametrize("schedule", ["onecycle", "cosine"])
+def test_bias_learning_rate_scale_holds_under_every_schedule(schedule):
+    model = genzoo.build("classifier-airbench", colour_toy(n=8).spec, **TINY, schedule=schedule, bias_lr_scale=8.0)
+    model.configure_optimizers(10)
+    opt, sched = model.optimizers["net"], model.schedulers["net"]
+    for _ in range(4):
+        opt.step()
+        sched.step()
+        lrs = sorted(g["lr"] for g in opt.param_groups)
+        assert lrs[-1] == pytest.approx(8 * lrs[0]) and lrs[0] > 0
+
+
+def test_flip_shift_tta_averages_six_views_by_hand():
+    data = colour_toy(n=8, side=16)
+    model = genzoo.build("classifier-airbench", data.spec, **TINY)
+    model.net = nn.Sequential(nn.Flatten(), nn.Linear(3 * 16 * 16, 3, bias=False))  # linear: TTA of the logits
+    # is then the net on the averaged view
+    x = torch.rand(2, 3, 16, 16)
+    fill = model.input_range[0]
+    down = torch.full_like(x, fill)
+    down[:, :, 1:, 1:] = x[:, :, :-1, :-1]  # content moved one pixel down and right
+    up = torch.full_like(x, fill)
+    up[:, :, :-1, :-1] = x[:, :, 1:, 1:]
+    views = [(x, 0.25), (x.flip(3), 0.25), (down, 0.125), (down.flip(3), 0.125), (up, 0.125), (up.flip(3), 0.125)]
+    with torch.no_grad():
+        expected = model.net(sum(v * c for v, c in views))
+        assert torch.allclose(model.logits_tta(x), expected, atol=1e-5)
+
+
+def test_exact_resume_keeps_the_slow_weights(tmp_path):
+    data = colour_toy()
+    straight, tr = trainer(data, 12, out=tmp_path / "a")
+    tr.fit()
+    _, tr = trainer(data, 12, out=tmp_path / "b")
+    tr.fit(until=7)  # between two Lookahead steps
+    resumed, tr = trainer(data, 12, out=tmp_path / "b")
+    tr.fit(resume=True)
+    a, b = straight.state_dict(), resumed.state_dict()
+    assert a.keys() == b.keys() and any(k.startswith("lookahead.slow") for k in a)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_images_too_small_for_three_pools_are_refused():
+    with pytest.raises(ConfigError, match="at least 16x16"):
+        genzoo.build("classifier-airbench", colour_toy(n=8, side=12).spec)
+
+
+@pytest.mark.learning
+def test_airbench_learns_mnist_mini(mini, mini_test):
+    data = mini.take(3000)
+    model = genzoo.build("classifier-airbench", data.spec, width=8, lr=0.2, seed=SEED)
+    assert model.tta_mode() == "shift"  # digits: no flips
+    before = model.evaluate(mini_test)["accuracy"]
+    cfg = TrainConfig(steps=120, batch_size=64, progress=False, precision="fp32", seed=SEED)
+    Trainer(model, data, cfg).fit()
+    after = model.evaluate(mini_test)["accuracy"]
+    record(before=before, accuracy=after)
+    assert before < 0.3 and after > 0.85, (before, after)
+
+
+def test_cutout_blacks_out_one_square_per_training_image():
+    data = colour_toy(n=8)
+    model = genzoo.build("classifier", data.spec, cutout=5, crop_pad=0, hflip="off")
+    white = torch.full((64, 3, 16, 16), 255, dtype=torch.uint8)
+    out = model.augment(white)
+    black = (out == 0).all(1).flatten(1).sum(1)  # pixels blacked out in all channels, per image
+    assert black.min() >= 9 and black.max() == 25  # a 5x5 square, cut by the border when centred near it
+    assert ((out == 0) | (out == 255)).all()
+    assert torch.equal(genzoo.build("classifier", data.spec, crop_pad=0, hflip="off").augment(white), white)
+
+
+@pytest.mark.parametrize("shape", [(32, 72), (72, 32)])
+def test_orthogonalize_keeps_the_singular_vectors_and_evens_out_the_singular_values(shape):
+    g = torch.randn(*shape, generator=torch.Generator().manual_seed(0)) * torch.logspace(0, 1, shape[1])
+    x = orthogonalize(g).double()
+    u, s, vh = torch.linalg.svd(g.double(), full_matrices=False)
+    assert s.max() / s.min() > 5  # singular values spread over a decade on purpose
+    d = u.T @ x @ vh.T  # diagonal if x = U S' V^T
+    off = d - torch.diag(torch.diagonal(d))
+    assert off.abs().max() < 0.05  # bf16 iterations: measured 0.01 for a Gaussian matrix
+    assert 0.3 < float(torch.diagonal(d).min()) and float(torch.diagonal(d).max()) < 1.6  # S' near 1 (Muon's range)
+
+
+def test_muon_steps_filters_by_hand_and_the_rest_as_nesterov_sgd():
+    g = torch.Generator().manual_seed(0)
+    conv, head = torch.randn(4, 3, 3, 3, generator=g), torch.randn(5, 4, generator=g)
+    grads = [(torch.randn(4, 3, 3, 3, generator=g), torch.randn(5, 4, generator=g)) for _ in range(3)]
+    p_conv, p_head = nn.Parameter(conv.clone()), nn.Parameter(head.clone())
+    opt = Muon([{"params": [p_head], "weight_decay": 0.01},
+                {"params": [p_conv], "muon": True, "lr": 0.2, "momentum": 0.6}], lr=0.5, momentum=0.85)
+    ref_head = nn.Parameter(head.clone())
+    ref = torch.optim.SGD([ref_head], lr=0.5, momentum=0.85, nesterov=True, weight_decay=0.01)
+    w, buf = conv.clone(), torch.zeros_like(conv)
+    for gc, gh in grads:
+        p_conv.grad, p_head.grad, ref_head.grad = gc, gh, gh.clone()
+        opt.step()
+        ref.step()
+        buf = 0.6 * buf + gc
+        w = w * 2.0 / w.norm()  # rescaled to norm sqrt(4 output channels)
+        w = w - 0.2 * orthogonalize((gc + 0.6 * buf).reshape(4, -1)).view_as(w)
+        assert torch.allclose(p_conv.detach(), w, atol=1e-6)
+        assert torch.allclose(p_head.detach(), ref_head.detach(), atol=1e-6)
+
+
+def test_muon_option_puts_conv_filters_in_the_muon_group_and_resumes_exactly(tmp_path):
+    data = colour_toy()
+    model = genzoo.build("classifier-airbench", data.spec, **TINY, optimizer="muon", lookahead=0.0)
+    model.configure_optimizers(10)
+    opt = model.optimizers["net"]
+    assert isinstance(opt, Muon)
+    muon = [g for g in opt.param_groups if g["muon"]]
+    filters = [p for p in model.net.parameters() if p.dim() == 4 and p.requires_grad]
+    assert len(muon) == 1 and len(muon[0]["params"]) == len(filters) == 6
+    assert muon[0]["lr"] == pytest.approx(0.24 * triangle(0, 10, 0.23))  # the schedule's first factor
+    assert all(p.dim() < 4 for g in opt.param_groups if not g["muon"] for p in g["params"])
+    whiten_bias = model.net.body[0].bias
+    biases = next(g for g in opt.param_groups if any(p is whiten_bias for p in g["params"]))
+    head = next(g for g in opt.param_groups if any(p is model.net.head.weight for p in g["params"]))
+    assert biases["lr"] == pytest.approx(64 * head["lr"]) and len(biases["params"]) == 7  # + 6 batchnorm shifts
+    runs = []
+    for out, until in ((tmp_path / "a", None), (tmp_path / "b", 6), (tmp_path / "b", None)):
+        model, tr = trainer(data, 12, out=out, optimizer="muon", lookahead=0.0)
+        tr.fit(resume=until is None and out.name == "b", until=until)
+        runs.append(model.state_dict())
+    a, b = runs[0], runs[2]
+    assert all(torch.equal(a[k], b[k]) for k in a)
