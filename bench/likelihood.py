@@ -1,22 +1,23 @@
 """Likelihood benchmark: autoregressive models at a wall-clock budget, and the VAE at a number of epochs.
 
-    python bench/likelihood.py [--data-dir ../shared/data] [--models pixelcnn,gated-pixelcnn,pixelrnn]
+    python bench/likelihood.py [--data-dir ../shared/data] [--models pixelcnn,gated-pixelcnn,pixelrnn,...]
                                [--minutes 10] [--vae-epochs 5,20] [--set KEY=VALUE ...] [--keep DIR]
 
 Each row is one `genzoo train` run on full MNIST (a subprocess, the command a user types), its defaults
 unless `--set` says otherwise:
-  pixelcnn, gated-pixelcnn, pixelrnn   `--set train.max_minutes=M` (training-step time; evaluation is extra)
+  pixelcnn, gated-pixelcnn, pixelrnn, pixelrnn-diagonal
+                                       `--set train.max_minutes=M` (training-step time; evaluation is extra)
   vae@E                                `--epochs E` of the default vae
 Per row: steps, epochs, training seconds, wall seconds, the exact test NLL (autoregressive models) or the
 importance-sampled log-likelihood (k=100) and ELBO (vae) in nats per image on the fixed binarization of the
 test set, the FID of 2000 samples against the test set (genzoo's MNIST feature network), and the paper's
 anchor. Autoregressive rows also time the samplers: samples/s of the cached and the naive sampler (16 images).
 
-Anchors (binarized MNIST, static binarization; not the protocol here, see genzoo/models/pixelcnn.py):
-PixelCNN 81.30, Row LSTM 80.54 (PixelRNN paper, its MNIST table); VAE -86.76 (Burda et al. 2016, k=5000, after 3280
-epochs); pytorch/examples' vae/main.py after 5 epochs: test loss (negative ELBO on continuous pixels) 108.3,
-as measured in the issue that asked for this table (its script needs torchvision, which does not install beside
-this torch, so it is not rerun here). Prints a table and writes bench/results/likelihood.json.
+Anchors (binarized MNIST, static binarization; not the protocol here, see genzoo/models/pixelcnn.py): PixelCNN
+81.30, Row LSTM 80.54, Diagonal BiLSTM 79.20 (PixelRNN paper, its MNIST table); VAE -86.76 (Burda et al. 2016,
+k=5000, after 3280 epochs); pytorch/examples' vae/main.py after 5 epochs: test loss (negative ELBO on continuous
+pixels) 108.3, as measured in the issue that asked for this table (its script needs torchvision, which does not
+install beside this torch, so it is not rerun here). Prints a table and writes bench/results/likelihood.json.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from genzoo.errors import DataError
 
 ROOT = Path(__file__).resolve().parents[1]
 ANCHORS = {"pixelcnn": "81.30 (PixelCNN)", "gated-pixelcnn": "81.30 (PixelCNN)", "pixelrnn": "80.54 (Row LSTM)",
+           "pixelrnn-diagonal": "79.20 (Diagonal BiLSTM)",
            "vae": "86.76 (Burda, 3280 ep.); 108.3 (pytorch/examples, 5 ep., continuous)"}
 
 

@@ -18,7 +18,7 @@ from genzoo.models.pixelcnn import causal_mask
 from genzoo.training import TrainConfig, Trainer
 from tests.learning import SEED, record
 
-ARCHS = ("pixelcnn", "gated-pixelcnn", "pixelrnn")
+ARCHS = ("pixelcnn", "gated-pixelcnn", "pixelrnn", "pixelrnn-diagonal")
 SETTINGS = [("bernoulli", 1), ("categorical", 1), ("logistic", 1), ("logistic", 3), ("categorical", 3)]
 
 
@@ -73,6 +73,18 @@ def test_gated_pixelcnn_has_no_blind_spot_and_pixelcnn_has_one():
     assert float(gated[j, i]) > 1e-8
     # the plain network still sees the pixels that its 7x7 first layer covers, e.g. (3, 4)
     assert float(plain[3 * 8 + 4, i]) > 1e-8
+
+
+def test_one_diagonal_bilstm_layer_sees_every_earlier_pixel_but_one_and_a_row_lstm_does_not():
+    """Diagonal BiLSTM: the whole context from the first layer on (the paper's fig. 4) but for the last pixel of the
+    row above, whose value only the first (mask A) layer's features at columns >= W - 1 - k//2 of the current row
+    hold: no LSTM state of that row does. The Row LSTM's context is a triangle above the pixel."""
+    d = dependence(tiny("pixelrnn-diagonal", layers=1, first_kernel=3))
+    n = d.shape[0]
+    unseen = {(divmod(j, 8), divmod(i, 8)) for j in range(n) for i in range(j + 1, n) if d[j, i] <= 1e-13}
+    assert unseen == {((r - 1, 7), (r, c)) for r in range(1, 8) for c in range(6)}
+    row = dependence(tiny("pixelrnn", layers=1, first_kernel=3))
+    assert float(row[7, 3 * 8]) < 1e-12  # (0, 7) from (3, 0)
 
 
 @pytest.mark.parametrize("name", ARCHS)
@@ -150,11 +162,13 @@ def test_learns_digits_and_the_conditional_one_uses_its_labels(mini, mini_test, 
     """150 steps on binarized digits (class-conditional): the exact test NLL falls far below the start, and the
     true label explains a test digit better than a wrong one."""
     data, test = mini.take(3000), mini_test.take(300)
-    model = genzoo.build(name, data.spec, seed=SEED, hidden=16, layers=4, conditional=True, lr=3e-3)
-    model.configure_optimizers(150)
+    # the Diagonal BiLSTM runs 2 x (H + W - 1) sequential steps a layer: fewer layers and steps keep it near the rest
+    layers, steps = (2, 100) if name == "pixelrnn-diagonal" else (4, 150)
+    model = genzoo.build(name, data.spec, seed=SEED, hidden=16, layers=layers, conditional=True, lr=3e-3)
+    model.configure_optimizers(steps)
     before = model.evaluate(test)["nll"]
     g = torch.Generator().manual_seed(SEED)
-    for step in range(150):
+    for step in range(steps):
         idx = torch.randint(len(data), (32,), generator=g)
         model.train_step(Batch(model.prepare(model.augment(data.images[idx])), data.labels[idx]), step)
     after = model.evaluate(test)["nll"]
