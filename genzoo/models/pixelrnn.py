@@ -97,17 +97,31 @@ class RowLSTMNet(nn.Module):
         return CachedRowLSTM(self, n, shape, y)
 
 
-class CachedRowLSTM:
+class CachedImage:
+    """What both PixelRNN caches share: the image sampled so far, padded for the first (mask A) convolution, whose
+    output at one pixel `first_features` gives."""
+
+    def __init__(self, net: RowLSTMNet, n: int, shape: tuple[int, int, int]):
+        c, h, w = shape
+        self.net, self.w = net, w
+        self.pad0 = net.first.kernel_size[0] // 2
+        self.x = net.head1.weight.new_zeros(n, c, h + 2 * self.pad0, w + 2 * self.pad0)
+        self.first_w = net.first.masked_weight()
+
+    def first_features(self, r: int, c: int) -> torch.Tensor:
+        return conv_at(self.x, self.first_w, self.net.first.bias, r, c)
+
+    def write(self, r: int, c: int, value: torch.Tensor) -> None:
+        self.x[:, :, r + self.pad0, c + self.pad0] = value
+
+
+class CachedRowLSTM(CachedImage):
     """Row LSTM state for pixel-by-pixel sampling: per layer, the hidden and cell states of the row above (whose
     state-to-state term is computed once when a row starts) and the current row's input features so far."""
 
     def __init__(self, net: RowLSTMNet, n: int, shape: tuple[int, int, int], y: torch.Tensor | None):
-        c, _, w = shape
-        p = net.head1.weight
-        self.net, self.w = net, w
-        self.pad0 = net.first.kernel_size[0] // 2
-        self.x = p.new_zeros(n, c, shape[1] + 2 * self.pad0, w + 2 * self.pad0)
-        self.first_w = net.first.masked_weight()
+        super().__init__(net, n, shape)
+        w, p = shape[2], net.head1.weight
         self.is_w = [layer.is_weight() for layer in net.layers]
         self.cond = [None if layer.cond is None else layer.cond(y) for layer in net.layers]
         self.h_above = [p.new_zeros(n, layer.h, w) for layer in net.layers]
@@ -130,7 +144,7 @@ class CachedRowLSTM:
         net = self.net
         if c == 0:
             self._start_row()
-        feat = conv_at(self.x, self.first_w, net.first.bias, r, c)
+        feat = self.first_features(r, c)
         for i, layer in enumerate(net.layers):
             q = layer.k // 2
             self.inputs[i][:, :, 0, c + q] = feat
@@ -141,9 +155,6 @@ class CachedRowLSTM:
             self.h_row[i][:, :, c], self.c_row[i][:, :, c] = h, cell
             feat = feat + pointwise(layer.out, h)
         return pointwise(net.head2, F.relu(pointwise(net.head1, F.relu(feat))))
-
-    def write(self, r: int, c: int, value: torch.Tensor) -> None:
-        self.x[:, :, r + self.pad0, c + self.pad0] = value
 
 
 @register("pixelrnn", config=PixelCNNConfig, family="autoregressive",
@@ -228,18 +239,15 @@ class DiagonalBiLSTMNet(RowLSTMNet):
         return CachedDiagonalBiLSTM(self, n, shape, y)
 
 
-class CachedDiagonalBiLSTM:
+class CachedDiagonalBiLSTM(CachedImage):
     """Diagonal BiLSTM state for pixel-by-pixel sampling. Per layer: the left-to-right states of the row above and
     of the current row so far, the right-to-left states of the row above (run over that row when it is complete,
     from its stored layer inputs and the right-to-left states of the row before), and the current row's inputs."""
 
     def __init__(self, net: DiagonalBiLSTMNet, n: int, shape: tuple[int, int, int], y: torch.Tensor | None):
-        c, _, w = shape
-        p = net.head1.weight
-        self.net, self.w, self.y = net, w, y
-        self.pad0 = net.first.kernel_size[0] // 2
-        self.x = p.new_zeros(n, c, shape[1] + 2 * self.pad0, w + 2 * self.pad0)
-        self.first_w = net.first.masked_weight()
+        super().__init__(net, n, shape)
+        w, p = shape[2], net.head1.weight
+        self.y = y
         layers = net.layers
         self.cond = [None if layer.forward_dir.cond is None else layer.forward_dir.cond(y) for layer in layers]
         self.inputs = [p.new_zeros(n, layer.out.out_channels, w) for layer in layers]  # this row's layer inputs
@@ -270,7 +278,7 @@ class CachedDiagonalBiLSTM:
         net = self.net
         if c == 0:
             self._start_row(r)
-        feat = conv_at(self.x, self.first_w, net.first.bias, r, c)
+        feat = self.first_features(r, c)
         for i, layer in enumerate(net.layers):
             self.inputs[i][:, :, c] = feat
             fwd = layer.forward_dir
@@ -284,9 +292,6 @@ class CachedDiagonalBiLSTM:
             self.left_row[i][:, :, c], self.left_cells[i][:, :, c] = h, cell
             feat = feat + pointwise(layer.out, h + self.right_above[i][:, :, c])
         return pointwise(net.head2, F.relu(pointwise(net.head1, F.relu(feat))))
-
-    def write(self, r: int, c: int, value: torch.Tensor) -> None:
-        self.x[:, :, r + self.pad0, c + self.pad0] = value
 
 
 @register("pixelrnn-diagonal", config=PixelCNNConfig, family="autoregressive",
