@@ -171,6 +171,8 @@ def test_airbench_learns_mnist_mini(mini, mini_test):
     Trainer(model, data, cfg).fit()
     after = model.evaluate(mini_test)["accuracy"]
     record(before=before, accuracy=after)
+    # measured (seeds 0-2, native AVX-512 and avx2 kernels): before 0.088..0.097, after 0.962..0.970; with
+    # batchnorm's epsilon at airbench's 1e-12 it stayed at 0.117 (a constant channel blew the gradients up)
     assert before < 0.3 and after > 0.85, (before, after)
 
 
