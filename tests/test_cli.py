@@ -20,7 +20,7 @@ def test_list(cli):
     r = cli("list", check=True)
     assert "classifier" in r.stdout
     r = cli("list", "classifier", check=True)
-    assert "label_smoothing" in r.stdout and "fast|classic" in r.stdout
+    assert "label_smoothing" in r.stdout and "fast|airbench|classic" in r.stdout
 
 
 def test_train_eval_end_to_end(cli, tmp_path):
