@@ -20,10 +20,10 @@ schedule, a 64x learning rate for batchnorm biases, label smoothing 0.2, flips a
 run ends on the slow weights), and test-time augmentation over flips and 1-pixel translations. Deviations: random
 flips instead of its alternating ones, zero instead of reflection padding, the whitening bias trained throughout
 (airbench freezes it after 3 epochs), batchnorm biases without weight decay, batchnorm epsilon 1e-5 instead of 1e-12
-(`bn_eps`: on digits some channel can be constant over a batch and 1e-12 then blows the gradients up), bf16 on CPU. `optimizer=muon` is
-airbench94_muon's optimizer (Muon for the conv filters, Nesterov SGD for biases and head); that script divides the
-logits by 256 where this net multiplies them by `head_scale`, so its head learning rate maps to ours by the square
-of the ratio of the two scales (see `Muon`).
+(`bn_eps`: on digits some channel can be constant over a batch and 1e-12 then blows the gradients up), bf16 on CPU.
+`optimizer=muon` is airbench94_muon's optimizer (Muon for the conv filters, Nesterov SGD for biases and head);
+that script divides the logits by 256 where this net multiplies them by `head_scale`, so its head learning rate
+maps to ours by the square of the ratio of the two scales (see `Muon`).
 `small` is the two strided-conv, two dense-layer MNIST net of Wong & Kolter 2018, used by Wong et al. 2020
 ("Fast is better than free") for adversarial training; `classifier-robust` trains it with FGSM and a random
 start (`adv`, see genzoo/models/adversarial.py).
@@ -84,7 +84,8 @@ class ClassifierConfig:
     hflip: Literal["auto", "on", "off"] = field("auto", "random horizontal flips; auto = where labels allow")
     tta: Literal["auto", "none", "flip", "shift", "flip-shift"] = field(
         "auto", "test-time augmentation: flip (mirror), shift (1-pixel translations), flip-shift (airbench's 6 "
-        "views: mirror x {none, up-left, down-right}); auto = flip where allowed, else shift")
+        "views: mirror x {none, up-left, down-right}); auto = flip (flip-shift for the airbench net) where "
+        "allowed, else shift")
     head_scale: float = field(1.0, "fast: multiply logits by this (a temperature on the linear head)", gt=0)
     target: Literal["class", "attrs"] = field(
         "class", "class: one label per image (cross-entropy); attrs: the data's binary attributes, one logit "
@@ -438,17 +439,17 @@ class Classifier(AdversarialTraining, Model):
         trainable = [p for p in self.parameters() if p.requires_grad]
         # biases on their own learning rate: batchnorm's (airbench94), every bias with muon (airbench94_muon: the
         # whitening conv's too)
-        scaled = ({id(p) for p in trainable if p.dim() == 1} if cfg.optimizer == "muon" else
+        muon = cfg.optimizer == "muon"
+        scaled = ({id(p) for p in trainable if p.dim() == 1} if muon else
                   {id(m.bias) for m in self.net.modules() if isinstance(m, nn.BatchNorm2d)})
-        decay = [p for p in trainable if p.dim() > 1]
+        filters = [p for p in trainable if p.dim() == 4] if muon else []
+        decay = [p for p in trainable if p.dim() > 1 and not (muon and p.dim() == 4)]
         no_decay = [p for p in trainable if p.dim() <= 1 and (cfg.bias_lr_scale == 1 or id(p) not in scaled)]
         groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
         if cfg.bias_lr_scale != 1:
             groups.append({"params": [p for p in trainable if id(p) in scaled], "weight_decay": 0.0,
                            "lr": cfg.lr * cfg.bias_lr_scale})
-        if cfg.optimizer == "muon":
-            filters = [p for p in trainable if p.dim() == 4]
-            groups[0]["params"] = [p for p in decay if p.dim() != 4]
+        if muon:
             groups.append({"params": filters, "muon": True, "lr": cfg.muon_lr, "momentum": cfg.muon_momentum,
                            "weight_decay": 0.0})
             groups = [g for g in groups if g["params"]]
