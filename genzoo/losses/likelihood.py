@@ -14,7 +14,8 @@ import torch
 import torch.nn.functional as F
 
 __all__ = ["bernoulli_log_likelihood", "gaussian_log_likelihood", "gaussian_kl", "elbo", "iwae_bound",
-           "log_mean_exp", "log_sigmoid_difference", "discretized_logistic_mixture_log_prob"]
+           "log_mean_exp", "log_sigmoid_difference", "discretized_logistic_log_mass",
+           "discretized_logistic_log_likelihood", "discretized_logistic_mixture_log_prob"]
 
 LOG_2PI = math.log(2 * math.pi)
 
@@ -81,6 +82,29 @@ def log_sigmoid_difference(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return F.logsigmoid(a) + F.logsigmoid(-b) + torch.log(-torch.expm1(b - a))
 
 
+def discretized_logistic_log_mass(x: torch.Tensor, mean: torch.Tensor, log_scale: torch.Tensor,
+                                  levels: int = 256) -> torch.Tensor:
+    """Elementwise log of the logistic(mean, exp(log_scale)) mass of x's bin (broadcasts, no sum).
+
+    x lies on the grid -1 + 2k / (levels - 1), k = 0..levels-1; its bin is [x - 1/(levels-1), x + 1/(levels-1)],
+    and the two edge bins take the tails, so the masses of all `levels` values sum to 1."""
+    half = 1.0 / (levels - 1)
+    inv_s = torch.exp(-log_scale)
+    upper = (x - mean + half) * inv_s
+    lower = (x - mean - half) * inv_s
+    inner = log_sigmoid_difference(upper, lower)
+    return torch.where(x < -1 + half / 2, F.logsigmoid(upper),
+                       torch.where(x > 1 - half / 2, F.logsigmoid(-lower), inner))
+
+
+def discretized_logistic_log_likelihood(x: torch.Tensor, mean: torch.Tensor, log_scale: torch.Tensor,
+                                        levels: int = 256) -> torch.Tensor:
+    """log p(x) of independent discretized logistics, one per value, summed over the last dim (broadcasts):
+    the decoder of Kingma et al. 2016 (IAF) and PixelCNN++'s single-component case. x on the [-1, 1] grid of
+    `discretized_logistic_log_mass`; a discrete probability, so -log p / (D ln 2) is bits per dimension."""
+    return discretized_logistic_log_mass(x, mean, log_scale, levels).sum(-1)
+
+
 def discretized_logistic_mixture_log_prob(x: torch.Tensor, logit_pi: torch.Tensor, means: torch.Tensor,
                                           log_scales: torch.Tensor, coeffs: torch.Tensor | None = None,
                                           levels: int = 256) -> torch.Tensor:
@@ -92,7 +116,6 @@ def discretized_logistic_mixture_log_prob(x: torch.Tensor, logit_pi: torch.Tenso
     mean_b = mu_b + b x_r + c x_g). Each bin is the logistic mass of [x - 1/(levels-1), x + 1/(levels-1)], the
     edge bins take the tails. Returns (N,): the sum over channels and pixels of the per-pixel mixture."""
     n, c = x.shape[:2]
-    half = 1.0 / (levels - 1)
     xk = x.unsqueeze(1)  # N x 1 x C x H x W, broadcast over components
     mean = means
     if c > 1:
@@ -101,11 +124,6 @@ def discretized_logistic_mixture_log_prob(x: torch.Tensor, logit_pi: torch.Tenso
         for p, (i, j) in enumerate(pairs):
             shift[i] = shift[i] + coeffs[:, :, p] * xk[:, :, j]
         mean = means + torch.stack(shift, 2)
-    inv_s = torch.exp(-log_scales)
-    upper = (xk - mean + half) * inv_s
-    lower = (xk - mean - half) * inv_s
-    inner = log_sigmoid_difference(upper, lower)
-    log_p = torch.where(xk < -1 + half / 2, F.logsigmoid(upper),
-                        torch.where(xk > 1 - half / 2, F.logsigmoid(-lower), inner))
+    log_p = discretized_logistic_log_mass(xk, mean, log_scales, levels)
     per_pixel = torch.logsumexp(F.log_softmax(logit_pi, 1) + log_p.sum(2), 1)  # N x H x W
     return per_pixel.flatten(1).sum(1)

@@ -1,9 +1,13 @@
-"""Variational autoencoders: VAE (Bernoulli or Gaussian decoder), label-conditioned CVAE, and IWAE.
+"""Variational autoencoders: VAE (Bernoulli, Gaussian or discretized logistic decoder), label-conditioned CVAE,
+and IWAE.
 
 VAE (Kingma & Welling 2014, "Auto-Encoding Variational Bayes"): encoder q(z|x) = N(mu, diag(sigma^2)),
-prior p(z) = N(0, I), decoder p(x|z) Bernoulli (binary images) or Gaussian (continuous pixels, e.g.
-Frey faces). Trained on the ELBO E_q[log p(x|z)] - KL(q || p) (their eq. 7, "SGVB B") with the
-reparameterisation z = mu + sigma * eps (eq. 10) and the analytic KL (appendix B).
+prior p(z) = N(0, I), decoder p(x|z) Bernoulli (binary images), Gaussian (continuous pixels, e.g.
+Frey faces) or discretized logistic (8-bit pixels: each value's probability is the logistic mass of its bin, as
+in Kingma et al. 2016's IAF VAE and PixelCNN++ with one component, so the likelihood is a probability and
+-log p / (D ln 2) is bits per dimension, comparable with PixelCNN's). Trained on the ELBO
+E_q[log p(x|z)] - KL(q || p) (their eq. 7, "SGVB B") with the reparameterisation z = mu + sigma * eps (eq. 10)
+and the analytic KL (appendix B).
 
 IWAE (Burda, Grosse & Salakhutdinov 2016): the same networks trained on the importance-weighted
 bound L_k = E log (1/k) sum_i p(x, z_i) / q(z_i | x) (eq. 8) with k samples per example.
@@ -17,6 +21,10 @@ The paper setting is `vae-burda` / `iwae-burda`: the single-stochastic-layer MNI
 beta2 0.999, eps 1e-4), batch 20, and 3^i passes at learning rate 1e-3 * 10^(-i/7) for i = 0..7 (3280 epochs,
 about six hours here); `schedule=burda` compresses those stages proportionally into however many steps the run
 has. Published test log-likelihoods (k = 5000, dynamically binarized MNIST): VAE -86.76, IWAE (k=50) -84.78 nats.
+
+`vae-logistic` (fully connected) and `vae-conv` (`arch=conv`: the stride-2 conv encoder and transposed-conv
+decoder of `conv-ae`, with `width` channels) model grey or colour 8-bit images with the discretized logistic
+decoder and report bits/dim, e.g. Fashion-MNIST and CIFAR-10 (JPEG copy).
 
 `vae`'s own defaults serve a short run: two layers of 400 ReLU units on each side (pytorch/examples' VAE has one),
 the same 50 latent units, Adam and batch 20, a cosine learning-rate decay over the run (the compressed Burda
@@ -32,6 +40,7 @@ of the evaluation set (seed 0), the same for every model, so figures are compara
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import itertools
 import math
 from dataclasses import dataclass
@@ -43,7 +52,15 @@ from torch import nn
 
 from genzoo.config import ConfigError, field
 from genzoo.data.imageset import DataSpec
-from genzoo.losses import bernoulli_log_likelihood, elbo, gaussian_kl, gaussian_log_likelihood, iwae_bound
+from genzoo.losses import (
+    bernoulli_log_likelihood,
+    discretized_logistic_log_likelihood,
+    elbo,
+    gaussian_kl,
+    gaussian_log_likelihood,
+    iwae_bound,
+)
+from genzoo.models.autoencoder import EncoderConfig, build_decoder, build_encoder
 from genzoo.models.base import Model
 from genzoo.nn import eval_mode
 from genzoo.registry import register, register_preset
@@ -54,18 +71,24 @@ ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU, "softplus": nn.Softplus}
 
 @dataclass
 class VAEConfig:
-    hidden: tuple[int, ...] = field((400, 400), "deterministic hidden layers of the encoder (decoder mirrors)", ge=1)
+    arch: Literal["mlp", "conv"] = field("mlp", "mlp: fully connected; conv: conv-ae's stride-2 conv encoder and "
+                                                "transposed-conv decoder (image sides divisible by 4)")
+    hidden: tuple[int, ...] = field((400, 400), "mlp: deterministic hidden layers of the encoder (decoder mirrors)",
+                                    ge=1)
+    width: int = field(32, "conv: channels of the first conv layer (the second has twice as many)", ge=1)
     latent_dim: int = field(50, "dimension of the latent variable z", ge=1)
     activation: Literal["tanh", "relu", "softplus"] = field("relu", "hidden-unit nonlinearity")
-    decoder: Literal["bernoulli", "gaussian"] = field(
-        "bernoulli", "bernoulli: binary pixels (logits); gaussian: continuous pixels (mean and variance)")
+    decoder: Literal["bernoulli", "gaussian", "logistic"] = field(
+        "bernoulli", "bernoulli: binary pixels (logits); gaussian: continuous pixels (mean and variance); "
+                     "logistic: 8-bit pixels, a discretized logistic per value (mean and scale; bits/dim)")
     binarize: Literal["dynamic", "none"] = field(
         "dynamic", "dynamic: resample binary training images each time (eval: one fixed sample); none: as is")
     objective: Literal["elbo", "iwae"] = field("elbo", "training bound: the ELBO, or the importance-weighted bound")
     k: int = field(1, "samples of z per example in training (elbo: averaged; iwae: the bound's k)", ge=1)
     eval_k: int = field(100, "importance samples for the log-likelihood estimate in evaluate (paper figure: "
                              "5000)", ge=1)
-    min_log_var: float = field(-6.0, "gaussian decoder: floor on the log-variance of each pixel (soft)")
+    min_log_var: float = field(-6.0, "gaussian / logistic decoder: floor on each pixel's log-variance / log-scale "
+                                     "(soft)")
     lr: float = field(1e-3, "Adam learning rate (peak)", gt=0)
     adam_eps: float = field(1e-4, "Adam epsilon (Burda et al. use 1e-4)", gt=0)
     schedule: Literal["burda", "cosine", "constant"] = field(
@@ -74,8 +97,8 @@ class VAEConfig:
     def validate(self) -> None:
         if not self.hidden:
             raise ConfigError("hidden must list at least one positive width (e.g. 200,200)")
-        if self.decoder == "gaussian" and self.binarize != "none":
-            raise ConfigError("a Gaussian decoder models continuous pixels: set binarize=none")
+        if self.decoder != "bernoulli" and self.binarize != "none":
+            raise ConfigError(f"a {self.decoder} decoder models grey-level pixels, not bits: set binarize=none")
 
 
 def mlp(sizes: tuple[int, ...], activation: str) -> nn.Sequential:
@@ -151,9 +174,18 @@ class VAE(Model):
                               f"{spec.num_classes} classes; use a labelled dataset (e.g. mnist)")
         self.data_dim = math.prod(spec.shape)
         self.n_cond = spec.num_classes if self.conditional else 0
-        out = 2 * self.data_dim if cfg.decoder == "gaussian" else self.data_dim
-        self.encoder = mlp((self.data_dim + self.n_cond, *cfg.hidden, 2 * cfg.latent_dim), cfg.activation)
-        self.decoder = mlp((cfg.latent_dim + self.n_cond, *reversed(cfg.hidden), out), cfg.activation)
+        per_value = 1 if cfg.decoder == "bernoulli" else 2  # logits, or (mean, log-variance / log-scale)
+        if cfg.arch == "conv":
+            if self.conditional:
+                raise ConfigError(f"{self.name} takes its label through the fully connected nets: use arch=mlp")
+            self.encoder = build_encoder(EncoderConfig("conv", 2 * cfg.latent_dim, width=cfg.width), spec)
+            self.encoder.insert(0, nn.Unflatten(1, spec.shape))  # the bounds work on flattened images
+            out_spec = dataclasses.replace(spec, channels=per_value * spec.channels)  # channel-major: chunk splits
+            self.decoder = build_decoder(EncoderConfig("conv", cfg.latent_dim, width=cfg.width), out_spec)
+        else:
+            self.encoder = mlp((self.data_dim + self.n_cond, *cfg.hidden, 2 * cfg.latent_dim), cfg.activation)
+            self.decoder = mlp((cfg.latent_dim + self.n_cond, *reversed(cfg.hidden), per_value * self.data_dim),
+                               cfg.activation)
 
     @property
     def latent_dim(self) -> int:
@@ -182,19 +214,24 @@ class VAE(Model):
         return mu, log_var
 
     def decoder_params(self, z: torch.Tensor, cond: torch.Tensor | None = None):
-        """p(x | z[, y]): Bernoulli logits, or (mean in (0,1), log-variance >= min_log_var) for Gaussian."""
-        out = self.decoder(self._with(z, cond))
+        """p(x | z[, y]): Bernoulli logits; (mean in (0,1), log-variance) for Gaussian; (mean on the [-1, 1] pixel
+        grid, log-scale) for the discretized logistic; the log-variance / log-scale is >= about min_log_var."""
+        h = self._with(z, cond)
+        out = self.decoder(h.reshape(-1, h.shape[-1])).reshape(*h.shape[:-1], -1)  # leading sample dims: conv
         if self.cfg.decoder == "bernoulli":
             return out
         mean, raw = out.chunk(2, dim=-1)
         floor = self.cfg.min_log_var  # soft floor: stays differentiable, stops variances collapsing to 0
-        return torch.sigmoid(mean), floor + F.softplus(raw - floor)
+        mean = torch.sigmoid(mean) if self.cfg.decoder == "gaussian" else mean
+        return mean, floor + F.softplus(raw - floor)
 
     def log_px_given_z(self, x_flat: torch.Tensor, z: torch.Tensor, cond: torch.Tensor | None = None):
         """log p(x | z) summed over pixels; z may carry leading sample dims (k x N x latent)."""
         params = self.decoder_params(z, cond)
         if self.cfg.decoder == "bernoulli":
             return bernoulli_log_likelihood(params, x_flat)
+        if self.cfg.decoder == "logistic":  # x in [0, 1] on the k/255 grid -> the [-1, 1] grid
+            return discretized_logistic_log_likelihood(2 * x_flat - 1, *params)
         return gaussian_log_likelihood(x_flat, *params)
 
     # ---- bounds --------------------------------------------------------------------------------------
@@ -241,11 +278,17 @@ class VAE(Model):
         return normal((n, self.latent_dim), generator, self.device)
 
     def decode(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        """Latents N x latent_dim -> mean images N x C x H x W in [0, 1] (Bernoulli or Gaussian means)."""
+        """Latents N x latent_dim -> mean images N x C x H x W in [0, 1] (Bernoulli or Gaussian means; the
+        logistic's location, which is its mean up to the edge bins)."""
         if self.conditional and labels is None:
             labels = torch.arange(len(z)) % self.n_cond
         params = self.decoder_params(z.to(self.device), self._onehot(labels, len(z)))
-        mean = torch.sigmoid(params) if self.cfg.decoder == "bernoulli" else params[0]
+        if self.cfg.decoder == "bernoulli":
+            mean = torch.sigmoid(params)
+        elif self.cfg.decoder == "logistic":
+            mean = (params[0].clamp(-1, 1) + 1) / 2
+        else:
+            mean = params[0]
         return mean.reshape(len(z), *self.spec.shape)
 
     @torch.no_grad()
@@ -334,6 +377,9 @@ class VAE(Model):
                 sums["mse"] += float((recon - x_flat).pow(2).mean(1).sum())
         n = len(images)
         res: dict[str, Any] = {key: v / n for key, v in sums.items()}
+        if self.cfg.decoder != "gaussian":  # a probability of discrete pixels (a density has no bits/dim)
+            res["bits_per_dim"] = -res["log_likelihood"] / (self.data_dim * math.log(2))
+            res["elbo_bits_per_dim"] = -res["elbo"] / (self.data_dim * math.log(2))
         res["log_likelihood_k"] = k
         res["n"] = n
         if getattr(self, "eval_options", None) is not None:  # set by the Trainer / genzoo eval: FID, KID, ...
@@ -371,3 +417,15 @@ register_preset(
             "schedule": "constant",
             "eval_k": 1000},
     train_defaults={"epochs": 3000, "batch_size": 100, "channels_last": False})
+LOGISTIC = {"decoder": "logistic", "binarize": "none"}
+register_preset(
+    "vae-logistic", "vae",
+    description="VAE with a discretized logistic decoder for 8-bit grey or colour pixels: test bits/dim "
+                "(Kingma et al. 2016's decoder), e.g. Fashion-MNIST",
+    preset=LOGISTIC, train_defaults={"epochs": 10, "batch_size": 100, "channels_last": False})
+register_preset(
+    "vae-conv", "vae",
+    description="Convolutional VAE (conv-ae's nets, width 64) with a discretized logistic decoder: bits/dim on "
+                "colour images, e.g. CIFAR-10",
+    preset={**LOGISTIC, "arch": "conv", "width": 64, "latent_dim": 128},
+    train_defaults={"epochs": 10, "batch_size": 100, "channels_last": False})

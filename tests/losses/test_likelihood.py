@@ -216,3 +216,23 @@ def test_discretized_logistic_mixture_sums_to_one_over_every_pixel_value(channel
                                                     rep(coeffs) * 0, levels=levels)
         assert float(torch.logsumexp(lp0, 0)) == pytest.approx(0.0, abs=1e-9)
         assert float((lp - lp0).abs().max()) > 0.01
+
+
+def test_discretized_logistic_per_value_sums_to_one_and_is_the_single_component_mixture():
+    """The VAE's per-value decoder: over all 256 values each (mean, scale) gives total probability 1, whatever the
+    mean (also outside [-1, 1]) or scale; on images it equals the one-component mixture of PixelCNN++."""
+    from genzoo.losses import discretized_logistic_log_likelihood, discretized_logistic_mixture_log_prob
+
+    grid = (-1 + 2 * torch.arange(256, dtype=torch.float64) / 255)[:, None, None]  # 256 values x 1 x 1
+    mean = torch.tensor([[[-1.3, -0.2, 0.0, 0.9, 1.0]]], dtype=torch.float64)
+    log_scale = torch.tensor([[[-6.0, -2.0, 0.0, 1.0, -4.0]]], dtype=torch.float64)
+    mass = discretized_logistic_log_likelihood(grid.expand(256, 1, 5)[..., None], mean[..., None],
+                                               log_scale[..., None])  # 256 x 1 x 5: one value each
+    assert_close(torch.logsumexp(mass, 0), torch.zeros(1, 5, dtype=torch.float64), atol=1e-9, rtol=0)
+    g = torch.Generator().manual_seed(0)
+    x = -1 + 2 * torch.randint(0, 256, (4, 3, 5, 6), generator=g).float() / 255
+    mu, ls = torch.randn(4, 3, 5, 6, generator=g), torch.randn(4, 3, 5, 6, generator=g) - 2
+    per_image = discretized_logistic_log_likelihood(x.flatten(1), mu.flatten(1), ls.flatten(1))
+    mixture = discretized_logistic_mixture_log_prob(x, torch.zeros(4, 1, 5, 6), mu[:, None], ls[:, None],
+                                                    torch.zeros(4, 1, 3, 5, 6))
+    assert_close(per_image, mixture)

@@ -162,3 +162,64 @@ def test_gaussian_decoder_learns_frey_faces():
     g = torch.Generator().manual_seed(0)
     samples = model.sample(16, generator=g)
     assert samples.shape == (16, 1, 28, 20) and float(samples.std(0).mean()) > 0.01  # not one face
+
+
+def colour_digits(data: ImageSet, seed: int = 0) -> ImageSet:
+    """A tiny colour set written here: each digit in its own random colour on its own dark background."""
+    g = torch.Generator().manual_seed(seed)
+    n = len(data)
+    ink, paper = torch.rand(n, 3, 1, 1, generator=g), torch.rand(n, 3, 1, 1, generator=g) * 0.3
+    a = data.images.float() / 255
+    images = ((a * ink + (1 - a) * paper) * 255).round().to(torch.uint8)
+    return ImageSet(images, data.labels, class_names=data.class_names, name="colour-digits")
+
+
+@pytest.mark.learning
+@pytest.mark.parametrize("name", ["vae-logistic", "vae-conv"])
+def test_logistic_decoder_learns_grey_levels_in_bits_per_dim(name, mini, mini_test):
+    """8-bit pixels, no binarization: the discretized logistic decoder's bits/dim fall, and bits/dim is
+    -log p / (D ln 2) of a probability (the uniform distribution over 256 values scores 8; an untrained conv
+    decoder can score worse)."""
+    train, test = mini.take(3000), mini_test.take(200)
+    if name == "vae-conv":
+        train, test = colour_digits(train), colour_digits(test, seed=1)
+    model = genzoo.build(name, train.spec, width=16, latent_dim=16, eval_k=10, schedule="constant", seed=SEED)
+    assert model.cfg.decoder == "logistic" and model.cfg.binarize == "none"
+    before = model.evaluate(test)
+    fit(model, train, 200)
+    after = model.evaluate(test)
+    d = math.prod(test.spec.shape)
+    assert_close(after["bits_per_dim"], -after["log_likelihood"] / (d * math.log(2)))
+    record(before=before["bits_per_dim"], after=after["bits_per_dim"], kl=after["kl"])
+    # measured over seeds 0-2 x native/avx2 kernels (2026-12-03): vae-logistic 3.15 -> 1.81..1.83 bits/dim,
+    # vae-conv on colour digits 9.07..9.17 -> 6.86..6.91; KL 7.4..10.6 / 40.3..45.7 nats
+    assert after["bits_per_dim"] < 8 and after["elbo"] <= after["log_likelihood"] <= 0
+    assert after["bits_per_dim"] < before["bits_per_dim"] - 0.8, (before["bits_per_dim"], after["bits_per_dim"])
+    assert after["kl"] > 2  # the latent is used
+    samples = model.sample(8, generator=torch.Generator().manual_seed(0))
+    assert samples.shape == (8, *test.spec.shape) and 0 <= float(samples.min()) and float(samples.max()) <= 1
+
+
+def test_conv_decoder_takes_leading_sample_dims(mini):
+    """The bounds decode k x N latents at once; the conv decoder gives what it gives one sample set at a time."""
+    data = colour_digits(mini.take(4))
+    model = genzoo.build("vae-conv", data.spec, width=4, latent_dim=3, seed=0).eval()
+    z = torch.randn(5, 4, 3)
+    with torch.no_grad():
+        mean, log_scale = model.decoder_params(z)
+        assert mean.shape == (5, 4, 3 * 28 * 28)
+        for i in range(5):
+            assert_close(model.decoder_params(z[i])[0], mean[i])
+        x = model.prepare(data.images)
+        ll = model.log_likelihood(x, k=7, generator=torch.Generator().manual_seed(0))
+    assert ll.shape == (4,) and bool(torch.isfinite(ll).all())
+
+
+def test_logistic_and_conv_config_errors(mini):
+    with pytest.raises(ConfigError, match="binarize=none"):
+        genzoo.build("vae", mini.spec, decoder="logistic")
+    with pytest.raises(ConfigError, match="arch=mlp"):
+        genzoo.build("cvae", mini.spec, arch="conv", decoder="logistic", binarize="none")
+    odd = ImageSet(torch.zeros(4, 3, 30, 30, dtype=torch.uint8), name="odd")
+    with pytest.raises(ConfigError, match="divisible by 4"):
+        genzoo.build("vae-conv", odd.spec)
