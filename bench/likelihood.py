@@ -2,9 +2,12 @@
 
     python bench/likelihood.py [--data-dir ../shared/data] [--models pixelcnn,gated-pixelcnn,pixelrnn,...]
                                [--minutes 10] [--vae-epochs 5,20] [--set KEY=VALUE ...] [--keep DIR]
+                               [--data mnist|fashion-mnist|cifar10-jpeg]
 
 Each row is one `genzoo train` run on full MNIST (a subprocess, the command a user types), its defaults
-unless `--set` says otherwise:
+unless `--set` says otherwise. With `--data` other than mnist the pixels stay 8-bit and every row reports
+bits/dim: the autoregressive models with `likelihood=logistic` (PixelCNN++'s discretized logistic mixture) and
+`vae-logistic` (`vae-conv` on colour images) instead of the binarized `vae`:
   pixelcnn, gated-pixelcnn, pixelrnn, pixelrnn-diagonal
                                        `--set train.max_minutes=M` (training-step time; evaluation is extra)
   vae@E                                `--epochs E` of the default vae
@@ -43,8 +46,8 @@ ANCHORS = {"pixelcnn": "81.30 (PixelCNN)", "gated-pixelcnn": "81.30 (PixelCNN)",
            "vae": "86.76 (Burda, 3280 ep.); 108.3 (pytorch/examples, 5 ep., continuous)"}
 
 
-def train(model: str, out: Path, data_dir: str, extra: list[str]) -> dict:
-    cmd = [sys.executable, "-m", "genzoo", "train", model, "--data", "mnist", "--data-dir", data_dir,
+def train(model: str, out: Path, data: str, data_dir: str, extra: list[str]) -> dict:
+    cmd = [sys.executable, "-m", "genzoo", "train", model, "--data", data, "--data-dir", data_dir,
            "--out", str(out), "--quiet", *extra]
     t0 = time.perf_counter()
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
@@ -73,29 +76,36 @@ def main() -> int:
     ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="overrides for every row")
     ap.add_argument("--no-naive", action="store_true", help="skip timing the naive sampler")
     ap.add_argument("--keep", help="keep the run folders under this folder")
-    ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "likelihood.json"))
+    ap.add_argument("--data", default="mnist", choices=["mnist", "fashion-mnist", "cifar10-jpeg"])
+    ap.add_argument("--out", help="default: bench/results/likelihood.json (likelihood-DATA.json for other data)")
     args = ap.parse_args()
+    suffix = "" if args.data == "mnist" else f"-{args.data}"
+    args.out = args.out or str(ROOT / "bench" / "results" / f"likelihood{suffix}.json")
+    eight_bit = args.data != "mnist"
+    vae = ("vae-conv" if args.data == "cifar10-jpeg" else "vae-logistic") if eight_bit else "vae"
+    ar_set = ["likelihood=logistic"] if eight_bit else []
     try:
-        genzoo.load_data("mnist", data_dir=args.data_dir)
+        genzoo.load_data(args.data, data_dir=args.data_dir)
     except DataError as e:
         print(f"skip: {e}", file=sys.stderr)
         return 0
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(args.keep or tmp)
-        jobs = [(m, ["--epochs", "1000", "--set", f"train.max_minutes={args.minutes}", *args.set])
+        jobs = [(m, ["--epochs", "1000", "--set", f"train.max_minutes={args.minutes}", *ar_set, *args.set])
                 for m in args.models.split(",") if m]
-        jobs += [(f"vae@{e}", ["--epochs", e, *(["--set", *args.set] if args.set else [])])
+        jobs += [(f"{vae}@{e}", ["--epochs", e, *(["--set", *args.set] if args.set else [])])
                  for e in args.vae_epochs.split(",") if e]
         for name, extra in jobs:
             model = name.split("@")[0]
-            m = train(model, root / name.replace("@", "-"), args.data_dir, extra)
+            m = train(model, root / name.replace("@", "-"), args.data, args.data_dir, extra)
             row = {"row": name, "model": model, "steps": m["train_step"], "epochs": m["train_epoch"],
                    "train_seconds": m["train_seconds"], "wall_seconds": m["train_wall_seconds"],
                    "eval_seconds": m.get("train_eval_seconds"), "fid": m.get("test_fid"),
-                   "anchor": ANCHORS.get(model, "")}
-            if model == "vae":
-                row.update(nll=-m["test_log_likelihood"], neg_elbo=-m["test_elbo"])
+                   "anchor": ANCHORS.get(model, "") if args.data == "mnist" else ""}
+            if model.startswith("vae"):
+                row.update(nll=-m["test_log_likelihood"], neg_elbo=-m["test_elbo"],
+                           bits_per_dim=m.get("test_bits_per_dim"))
             else:
                 row.update(nll=m["test_nll"], bits_per_dim=m["test_bits_per_dim"])
                 speed = sampler_speed(root / name)
@@ -104,18 +114,20 @@ def main() -> int:
                 row.update(speed)
             rows.append(row)
             print(json.dumps(row), flush=True)
-    print("\n| row | steps | epochs | train s | wall s | test NLL (nats) | -ELBO | FID | anchor |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print(f"\n{args.data}\n| row | steps | epochs | train s | wall s | test NLL (nats) | bits/dim | -ELBO | FID "
+          "| anchor |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         elbo = f"{r['neg_elbo']:.1f}" if "neg_elbo" in r else ""
         fid = f"{r['fid']:.1f}" if r.get("fid") is not None else ""
+        bits = f"{r['bits_per_dim']:.3f}" if r.get("bits_per_dim") is not None else ""
         print(f"| {r['row']} | {r['steps']} | {r['epochs']:.2f} | {r['train_seconds']:.0f} | {r['wall_seconds']:.0f} "
-              f"| {r['nll']:.2f} | {elbo} | {fid} | {r['anchor']} |")
+              f"| {r['nll']:.2f} | {bits} | {elbo} | {fid} | {r['anchor']} |")
     for r in rows:
         if "cached_samples_per_s" in r:
             print(f"{r['row']}: cached sampler {r['cached_samples_per_s']} samples/s, "
-                  f"naive {r.get('naive_samples_per_s', '-')} samples/s (28x28, 16 at a time)")
-    result = {"machine": platform.processor() or platform.machine(),
+                  f"naive {r.get('naive_samples_per_s', '-')} samples/s (16 at a time)")
+    result = {"data": args.data, "machine": platform.processor() or platform.machine(),
               "cpu_capability": torch.backends.cpu.get_cpu_capability(), "minutes": args.minutes,
               "overrides": args.set, "rows": rows}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

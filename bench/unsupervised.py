@@ -1,13 +1,15 @@
 """Autoencoder / VAE benchmark: the tables of issue 6, each beside its baseline or published value.
 
-    PYTHONPATH=. python bench/unsupervised.py PART [PART ...] [--quick] [--minutes 9] [--data-dir DIR]
+    PYTHONPATH=. python bench/unsupervised.py PART [PART ...] [--data NAME] [--quick] [--minutes 9] [--data-dir DIR]
 
 PARTS
   recon      test reconstruction error of linear-ae / ae / conv-ae vs PCA at the same code size (30),
              and the principal angles between the linear autoencoder's decoder and the top-30 PCs
-  retrieval  precision@10/@100 of same-class neighbours (queries: test set, database: training set)
-             and query time: binary-ae codes (28/64/256 bits, Hamming) vs raw pixels, PCA codes and
-             random-projection hashing (LSH, Charikar 2002)
+  retrieval  precision@10/@100 of same-class neighbours (queries: test set, database: training set), overall
+             and by class, and query time: binary-ae codes (28/64/256 bits, Hamming) vs raw pixels, PCA codes
+             and random-projection hashing (LSH, Charikar 2002)
+  bits       8-bit pixels in bits/dim (Fashion-MNIST: vae-logistic; CIFAR-10 (JPEG copy): vae-conv), beside
+             independent per-pixel histograms of the training set (the floor any image model must beat)
   semisup    test accuracy vs number of labels (100 / 1000 / all): from scratch, on the frozen
              pretrained ae encoder, and fine-tuned from it
   vae, iwae  test ELBO and importance-sampled log-likelihood (k=5000) on dynamically binarized MNIST,
@@ -15,6 +17,9 @@ PARTS
   figures    2-D latent VAEs on MNIST and Frey faces (manifold grids, latent scatter), CVAE
              class-conditional samples, reconstructions; PNGs in bench/results/unsupervised/
   table      print the tables from the results collected so far
+
+--data: mnist (default), fashion-mnist or cifar10-jpeg (recon, retrieval and bits; the VAE/IWAE/semisup/figure
+parts are MNIST's). Each dataset has its own JSON and run folder.
 
 The work is resumable and chunked: each invocation stops starting new work after --minutes, and
 training runs resume from their checkpoints in runs/bench-unsupervised/ (the headline log-likelihood
@@ -42,7 +47,6 @@ from genzoo import checkpoint as ckpt
 from genzoo import registry
 from genzoo.data.imageset import ImageSet, to_float
 from genzoo.models.pca import PCA, principal_angles
-from genzoo.models.vae import binarize_fixed
 from genzoo.training import RunDir, TrainConfig, Trainer, load_model
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,6 +62,17 @@ FULL = {
     "vae": {"model": "vae-burda", "epochs": 500, "batch_size": 100, "set": {}},
     "iwae": {"model": "iwae-burda", "epochs": 40, "batch_size": 20, "set": {"k": 50}},
     "figures": {"mnist_epochs": 100, "frey_epochs": 3000, "cvae_epochs": 100},
+    # 8-bit pixels: bits/dim with the discretized logistic decoder; eval_k importance samples (the conv decoder's
+    # k=100 on 10k CIFAR images would take ~5 minutes)
+    "bits": {"fashion-mnist": {"model": "vae-logistic", "epochs": 20, "batch_size": 100, "set": {}, "eval_k": 100},
+             "cifar10-jpeg": {"model": "vae-conv", "epochs": 10, "batch_size": 100, "set": {}, "eval_k": 50}},
+}
+# per dataset: the training budget of the parts that run on it (the rest of FULL applies as is)
+DATASETS = {
+    "mnist": {},
+    "fashion-mnist": {},
+    "cifar10-jpeg": {"recon": {"linear-ae": 10, "ae": 10, "conv-ae": 10},
+                     "retrieval": {"bits": (64, 256), "epochs": 10}},
 }
 QUICK = {
     "data": "mnist-mini", "code": 30, "eval_k": 200, "eval_chunk": 500,
@@ -67,16 +82,20 @@ QUICK = {
     "vae": {"model": "vae", "epochs": 2, "batch_size": 100, "set": {}},
     "iwae": {"model": "iwae", "epochs": 1, "batch_size": 100, "set": {"k": 5}},
     "figures": {"mnist_epochs": 2, "frey_epochs": 30, "cvae_epochs": 2},
+    "bits": {"mnist-mini": {"model": "vae-logistic", "epochs": 1, "batch_size": 100, "set": {}, "eval_k": 10}},
 }
 
 
 class Bench:
     def __init__(self, args):
         self.quick = args.quick
-        self.cfg = QUICK if args.quick else FULL
+        self.cfg = dict(QUICK if args.quick else FULL)
+        data = args.data or self.cfg["data"]
+        if data != self.cfg["data"]:
+            self.cfg.update(data=data, **DATASETS[data])
         self.data_dir = args.data_dir
         self.deadline = time.monotonic() + args.minutes * 60
-        tag = "-quick" if args.quick else ""
+        tag = ("-quick" if args.quick else "") + ("" if data in ("mnist", "mnist-mini") else f"-{data}")
         self.runs = ROOT / "runs" / f"bench-unsupervised{tag}"
         self.out = ROOT / "bench" / "results" / f"unsupervised{tag}.json"
         self.figs = ROOT / "bench" / "results" / f"unsupervised{tag}"
@@ -158,10 +177,17 @@ class Bench:
                 row.update(max_angle_rad=float(ang.max()), mean_angle_rad=float(ang.mean()))
             res[name] = row
             self.save()
+        res["dims"] = math.prod(train.spec.shape)
+        self.save()
         return True
 
     def retrieval(self) -> bool:
-        from genzoo.metrics.retrieval import chance_precision, nearest_neighbours, precision_at_k
+        from genzoo.metrics.retrieval import (
+            chance_precision,
+            nearest_neighbours,
+            precision_at_k,
+            precision_at_k_by_class,
+        )
 
         res = self.results.setdefault("retrieval", {})
         train, test = self.data("train"), self.data("test")
@@ -174,15 +200,18 @@ class Bench:
             res[name] = {"method": name, "metric": metric, "bytes_per_image": nbytes,
                          "precision_at_10": precision_at_k(test.labels, train.labels, idx[:, :10]),
                          "precision_at_100": precision_at_k(test.labels, train.labels, idx),
+                         "precision_at_10_by_class": precision_at_k_by_class(test.labels, train.labels, idx[:, :10]),
+                         "precision_at_100_by_class": precision_at_k_by_class(test.labels, train.labels, idx),
                          "query_ms": round(1000 * dt / len(q), 4), **extra}
             print(f"  {name}: p@10 {res[name]['precision_at_10']:.3f}, {res[name]['query_ms']:.3f} ms/query",
                   flush=True)
             self.save()
 
         res["chance"] = chance_precision(test.labels, train.labels)
+        res["class_names"] = list(test.class_names)
         xtr, xte = to_float(train.images, (0.0, 1.0)).flatten(1), to_float(test.images, (0.0, 1.0)).flatten(1)
         if "pixels" not in res:
-            measure("pixels", xtr, xte, "euclidean", 784, {})
+            measure("pixels", xtr, xte, "euclidean", xtr.shape[1], {})
         for k in (code, 8):  # 8 floats = 32 bytes = the memory of a 256-bit code
             if f"pca-{k}" not in res:
                 pca = PCA.fit(xtr, k)
@@ -236,21 +265,28 @@ class Bench:
         return True
 
     def likelihood(self, part: str) -> bool:
-        spec = self.cfg[part]
+        spec = self.cfg[part].get(self.cfg["data"]) if part == "bits" else self.cfg[part]
+        if spec is None:
+            print(f"  {part}: no 8-bit setting for {self.cfg['data']} (only {', '.join(self.cfg[part])})")
+            return True
         res = self.results.setdefault(part, {"model": spec["model"], "epochs": spec["epochs"],
                                              "batch_size": spec["batch_size"], "set": spec["set"],
-                                             "paper_log_likelihood": PAPER[part]})
+                                             "paper_log_likelihood": PAPER.get(part)})
+        if part == "bits" and "pixel_histograms" not in res:
+            res["pixel_histograms"] = histogram_bits_per_dim(self.data("train").images, self.data("test").images)
+            self.save()
         overrides = {"schedule": "cosine", **spec["set"]}
         model = self.train(part, spec["model"], self.data("train"), epochs=spec["epochs"], overrides=overrides,
                            batch_size=spec["batch_size"])
         if model is None:
             return False
         res["train_seconds"] = round(self.train_seconds(part), 1)
-        k, size = self.cfg["eval_k"], self.cfg["eval_chunk"]
+        k, size = spec.get("eval_k", self.cfg["eval_k"]), self.cfg["eval_chunk"]
         # binarize the whole test set once, as `genzoo eval` does (binarizing binary images is a no-op,
-        # so evaluate() leaves these alone), then evaluate it in resumable chunks
+        # so evaluate() leaves these alone; 8-bit models see the images as they are), then evaluate it in
+        # resumable chunks
         test = self.data("test")
-        test = ImageSet(binarize_fixed(test.images), test.labels, class_names=test.class_names, name=test.name)
+        test = ImageSet(model.eval_images(test), test.labels, class_names=test.class_names, name=test.name)
         part_sums = res.setdefault("partial", {})
         for start in range(0, len(test), size):
             if str(start) in part_sums:
@@ -310,6 +346,19 @@ class Bench:
         return True
 
 
+def histogram_bits_per_dim(train: torch.Tensor, test: torch.Tensor) -> dict:
+    """Test bits/dim of independent 256-way histograms, one per pixel and channel, fitted on the training images
+    (add-one smoothing): what a model that ignores every dependence between pixels scores."""
+    t0 = time.perf_counter()
+    flat_train, flat_test = train.flatten(1).long(), test.flatten(1).long()
+    d = flat_train.shape[1]
+    counts = torch.ones(d, 256, dtype=torch.float64)
+    counts.scatter_add_(1, flat_train.T.contiguous(), torch.ones(d, len(flat_train), dtype=torch.float64))
+    log_p = (counts / counts.sum(1, keepdim=True)).log2()
+    bits = -log_p.gather(1, flat_test.T.contiguous()).mean()
+    return {"bits_per_dim": float(bits), "seconds": round(time.perf_counter() - t0, 2)}
+
+
 # ---- tables ---------------------------------------------------------------------------------------
 def fmt(v, spec=".4f") -> str:
     return "-" if v is None else format(v, spec) if isinstance(v, float) else str(v)
@@ -320,7 +369,7 @@ def md(title: str, header: list[str], rows: list[list[str]]) -> list[str]:
             *("| " + " | ".join(r) + " |" for r in rows), ""]
 
 
-def tables(results: dict) -> str:
+def tables(results: dict, data: str = "mnist") -> str:
     out: list[str] = []
     rec = results.get("recon", {})
     if rec:
@@ -332,20 +381,26 @@ def tables(results: dict) -> str:
             note = f"{r['epochs']} epochs" if "epochs" in r else "exact"
             if "max_angle_rad" in r:
                 note += f"; principal angles to PCA: max {r['max_angle_rad']:.3f}, mean {r['mean_angle_rad']:.4f} rad"
-            rows.append([r["model"], f"{r['test_mse']:.5f}", f"{r['test_mse'] * 784:.2f}",
+            rows.append([r["model"], f"{r['test_mse']:.5f}", f"{r['test_mse'] * rec.get('dims', 784):.2f}",
                          fmt(r["test_mse"] / pca if pca else None, ".3f"), fmt(r["train_seconds"], ".1f"), note])
-        out += md("Reconstruction error on the MNIST test set (code size 30)",
+        out += md(f"Reconstruction error on the {data} test set (code size 30)",
                   ["model", "test MSE / pixel", "SSE / image", "vs PCA", "train s", "notes"], rows)
     ret = results.get("retrieval", {})
     if ret:
         rows = [[r["method"], r["metric"], str(r["bytes_per_image"]), f"{r['precision_at_10']:.3f}",
                  f"{r['precision_at_100']:.3f}", f"{r['query_ms']:.3f}", fmt(r.get("train_seconds"), ".1f")]
-                for key, r in ret.items() if key != "chance"]
+                for key, r in ret.items() if isinstance(r, dict)]
         out += md(f"Retrieval: same-class precision, test queries against the training set (chance "
                   f"{ret.get('chance', 0):.3f})",
                   ["method", "distance", "bytes / image", "p@10", "p@100", "ms / query", "train s"], rows)
         out[-1:] = ["", "Bytes: binary codes packed 8 bits a byte; PCA codes as float32; pixels as stored (uint8, "
                     "searched as float32). Query time: linear scan of the whole training set + top-100, per query.", ""]
+        names = ret.get("class_names") or []
+        by_class = [[r["method"], *(f"{v:.3f}" for v in r["precision_at_10_by_class"])]
+                    for r in ret.values() if isinstance(r, dict) and "precision_at_10_by_class" in r]
+        if by_class:
+            out += md("Retrieval by class: p@10 of the test queries of each class",
+                      ["method", *(names or map(str, range(len(by_class[0]) - 1)))], by_class)
     ss = results.get("semisup", {})
     if ss:
         rows = []
@@ -373,6 +428,15 @@ def tables(results: dict) -> str:
         out += md("Dynamically binarized MNIST: test bounds in nats (log-likelihood: importance-sampled)",
                   ["model", "epochs", "test ELBO", "IWAE bound (train k)", "log-likelihood", "paper", "gap",
                    "train s", "eval s"], rows)
+    b = results.get("bits", {})
+    if "test" in b:
+        t = b["test"]
+        out += md(f"8-bit pixels, {data} test set: bits/dim (log-likelihood: importance-sampled)",
+                  ["model", "epochs", "ELBO bits/dim", f"log-likelihood bits/dim (k={t['k']})",
+                   "per-pixel histograms bits/dim", "train s", "eval s"],
+                  [[b["model"], f"{b['epochs']} x batch {b['batch_size']}", f"{t['elbo_bits_per_dim']:.3f}",
+                    f"{t['bits_per_dim']:.3f}", f"{b['pixel_histograms']['bits_per_dim']:.3f}",
+                    f"{b['train_seconds']:.0f}", f"{b['eval_seconds']:.0f}"]])
     figs = results.get("figures", {})
     if figs:
         rows = [[run, r["data"], str(r["latent_dim"]), str(r["epochs"]), f"{r['test_elbo']:.2f}",
@@ -385,7 +449,10 @@ def tables(results: dict) -> str:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("parts", nargs="+", choices=["recon", "retrieval", "semisup", "vae", "iwae", "figures", "table"])
+    ap.add_argument("parts", nargs="+",
+                    choices=["recon", "retrieval", "bits", "semisup", "vae", "iwae", "figures", "table"])
+    ap.add_argument("--data", choices=sorted(DATASETS), help="the dataset of recon, retrieval and bits "
+                                                             "(default: mnist; --quick: mnist-mini)")
     ap.add_argument("--quick", action="store_true", help="tiny budgets on mnist-mini: a smoke run")
     ap.add_argument("--minutes", type=float, default=9.0, help="stop starting new work after this long")
     ap.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data"))
@@ -397,15 +464,18 @@ def main() -> int:
             continue
         t0 = time.perf_counter()
         print(f"[{part}]", flush=True)
-        fn = bench.likelihood if part in ("vae", "iwae") else getattr(bench, part)
-        done = fn(part) if part in ("vae", "iwae") else fn()
+        if bench.cfg["data"] not in ("mnist", "mnist-mini") and part in ("semisup", "vae", "iwae", "figures"):
+            print(f"[{part}] runs on MNIST only: skipped for {bench.cfg['data']}", flush=True)
+            continue
+        likelihood = part in ("vae", "iwae", "bits")
+        done = bench.likelihood(part) if likelihood else getattr(bench, part)()
         print(f"[{part}] {'done' if done else 'not finished: run it again'} ({time.perf_counter() - t0:.0f} s)",
               flush=True)
         bench.save()
         if not done:
             break
     print()
-    print(tables(bench.results))
+    print(tables(bench.results, bench.cfg["data"]))
     print(f"JSON: {bench.out}")
     return 0
 

@@ -91,6 +91,17 @@ def precision_at_k(query_labels: torch.Tensor, database_labels: torch.Tensor, ne
     return float((database_labels[neighbours] == query_labels[:, None]).float().mean())
 
 
+def precision_at_k_by_class(query_labels: torch.Tensor, database_labels: torch.Tensor,
+                            neighbours: torch.Tensor) -> list[float]:
+    """precision@k (k = neighbours' columns) averaged over the queries of each class, class 0 first; a class
+    without queries gets NaN."""
+    hits = (database_labels[neighbours] == query_labels[:, None]).double().mean(1)
+    k = int(max(query_labels.max(), database_labels.max())) + 1
+    count = torch.bincount(query_labels, minlength=k).double()
+    total = torch.zeros(k, dtype=torch.float64).index_add_(0, query_labels, hits)
+    return (total / count).tolist()
+
+
 def chance_precision(query_labels: torch.Tensor, database_labels: torch.Tensor) -> float:
     """Expected precision of random retrieval: sum over classes of P(query class) P(database class)."""
     k = int(max(query_labels.max(), database_labels.max())) + 1

@@ -13,6 +13,7 @@ from genzoo.metrics.retrieval import (
     nearest_neighbours,
     pack_bits,
     precision_at_k,
+    precision_at_k_by_class,
     top_k_by_score,
 )
 
@@ -61,6 +62,11 @@ def test_precision_and_chance():
     assert precision_at_k(labels, labels, neighbours) == pytest.approx(0.5)
     assert chance_precision(labels, labels) == pytest.approx(0.5)
     assert chance_precision(torch.tensor([0, 1, 2, 3]), torch.tensor([0, 1, 2, 3])) == pytest.approx(0.25)
+    # by class: class 0's queries score 1/2 and 1, class 1's 1/2 and 0; class 2 has no query
+    by_class = precision_at_k_by_class(labels, torch.tensor([0, 0, 1, 1]), neighbours)
+    assert by_class == pytest.approx([0.75, 0.25])
+    three = precision_at_k_by_class(labels, torch.tensor([0, 0, 1, 2]), neighbours)
+    assert three[:2] == pytest.approx([0.75, 0.0]) and math.isnan(three[2])
 
 
 def test_clustered_codes_retrieve_their_class():
