@@ -352,6 +352,9 @@ class Classifier(AdversarialTraining, Model):
             if min(spec.height, spec.width) < 16:
                 raise ConfigError(f"the airbench net pools three times after a 2x2 conv and needs images of at least "
                                   f"16x16, got {spec.height}x{spec.width}")
+            if cfg.dropout:
+                raise ConfigError(f"the airbench net has no dropout layer (dropout={cfg.dropout} would be ignored); "
+                                  "set dropout=0 or use arch=fast")
             self.net = AirbenchNet(spec.channels, outputs, cfg.width, cfg.head_scale, cfg.bn_eps)
         else:
             self.net = FastNet(spec.channels, outputs, cfg.width, cfg.convs_per_stage, cfg.dropout,

@@ -159,6 +159,8 @@ def test_exact_resume_keeps_the_slow_weights(tmp_path):
 def test_images_too_small_for_three_pools_are_refused():
     with pytest.raises(ConfigError, match="at least 16x16"):
         genzoo.build("classifier-airbench", colour_toy(n=8, side=12).spec)
+    with pytest.raises(ConfigError, match="no dropout layer"):  # not silently ignored
+        genzoo.build("classifier-airbench", colour_toy(n=8, side=32).spec, dropout=0.3)
 
 
 @pytest.mark.learning
