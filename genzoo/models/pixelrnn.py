@@ -114,6 +114,10 @@ class CachedImage:
     def write(self, r: int, c: int, value: torch.Tensor) -> None:
         self.x[:, :, r + self.pad0, c + self.pad0] = value
 
+    def output(self, feat: torch.Tensor) -> torch.Tensor:
+        """The output head at one pixel, from the residual stream's features there (the net's 1x1 head convs)."""
+        return pointwise(self.net.head2, F.relu(pointwise(self.net.head1, F.relu(feat))))
+
 
 class CachedRowLSTM(CachedImage):
     """Row LSTM state for pixel-by-pixel sampling: per layer, the hidden and cell states of the row above (whose
@@ -154,7 +158,7 @@ class CachedRowLSTM(CachedImage):
             h, cell = lstm_cell(gates, self.c_above[i][:, :, c])
             self.h_row[i][:, :, c], self.c_row[i][:, :, c] = h, cell
             feat = feat + pointwise(layer.out, h)
-        return pointwise(net.head2, F.relu(pointwise(net.head1, F.relu(feat))))
+        return self.output(feat)
 
 
 @register("pixelrnn", config=PixelCNNConfig, family="autoregressive",
@@ -291,7 +295,7 @@ class CachedDiagonalBiLSTM(CachedImage):
             h, cell = fwd.step(gates_in, self.left_above[i][:, :, c], h_before, c_before)
             self.left_row[i][:, :, c], self.left_cells[i][:, :, c] = h, cell
             feat = feat + pointwise(layer.out, h + self.right_above[i][:, :, c])
-        return pointwise(net.head2, F.relu(pointwise(net.head1, F.relu(feat))))
+        return self.output(feat)
 
 
 @register("pixelrnn-diagonal", config=PixelCNNConfig, family="autoregressive",
