@@ -70,8 +70,9 @@ class RowLSTMLayer(nn.Module):
         h = x.new_zeros(n, self.h, cols)
         c = torch.zeros_like(h)
         hs = []
-        for r in range(rows):
-            h, c = lstm_cell(gates_in[:, :, r] + self.state_to_state(h), c)
+        # unbind, not gates_in[:, :, r]: each indexing op's backward writes a zero tensor of the whole map
+        for row_in in gates_in.unbind(2):
+            h, c = lstm_cell(row_in + self.state_to_state(h), c)
             hs.append(h)
         return x + self.out(torch.stack(hs, 2))
 
@@ -182,8 +183,9 @@ def skew(x: torch.Tensor) -> torch.Tensor:
 
 
 def unskew(s: torch.Tensor, w: int) -> torch.Tensor:
-    """The inverse of `skew` for images of width `w`."""
-    return torch.stack([s[:, :, i, i:i + w] for i in range(s.shape[2])], 2)
+    """The inverse of `skew` for images of width `w` (the same index arithmetic read backwards)."""
+    n, c, h, _ = s.shape
+    return F.pad(s.flatten(2), (0, h)).view(n, c, h, w + h)[..., :w]
 
 
 class DiagonalLSTM(nn.Module):
@@ -207,8 +209,8 @@ class DiagonalLSTM(nn.Module):
         h = x.new_zeros(n, self.h, rows)
         c = torch.zeros_like(h)
         hs = []
-        for j in range(gates_in.shape[3]):
-            h, c = lstm_cell(gates_in[:, :, :, j] + self.state_to_state(F.pad(h, (1, 0))), c)
+        for j, column_in in enumerate(gates_in.unbind(3)):  # unbind: see RowLSTMLayer.forward
+            h, c = lstm_cell(column_in + self.state_to_state(F.pad(h, (1, 0))), c)
             h, c = h * inside[:, j], c * inside[:, j]  # zero states off the image
             hs.append(h)
         return unskew(torch.stack(hs, 3), cols)
