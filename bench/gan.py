@@ -4,7 +4,7 @@
     python bench/gan.py presets [--minutes 3] [--models gan,dcgan,...]   (full MNIST from ../shared/data)
     python bench/gan.py budget [--minutes 5]
     python bench/gan.py table  --data mnist,fashion-mnist,cifar10-jpeg --models dcgan,lapgan,progan,ebgan,began
-                               --minutes 10 [--seeds 0] [--set MODEL:KEY=VALUE ...] [--figure]
+                               --minutes 10 [--seeds 0] [--set MODEL:KEY=VALUE ...] [--figure [NAME]]
 
 speed: images/s of one DCGAN training step at batch 64 on MNIST 28x28 and 32x32 (bilinear resize),
 (a) driven by genzoo's Trainer (in-memory uint8 batches, no per-step host syncs, channels_last,
@@ -19,11 +19,13 @@ precision/recall and the class-histogram KL of 10,000 samples in the shipped MNI
 features (genzoo.metrics). Writes bench/results/gan_presets.json.
 
 table: the GAN zoo per dataset at a training-time budget (issue "multiscale and energy-based GANs"): each
-model with its registered defaults on each dataset for `--minutes`, then FID, KID, precision/recall and
-class-histogram KL of 10,000 samples against the test split in that dataset's domain features, beside the
-floor (10,000 real training images scored the same way) and `dcgan` at the same budget (FID ratio). Each
+model with its registered defaults on each dataset for `--minutes`, then FID, KID, precision/recall,
+class-histogram KL (and conditional accuracy for class-conditional models) of 10,000 samples against the test
+split in that dataset's domain features, beside the floor (10,000 real training images scored the same way) and
+`dcgan` at the same budget (FID ratio). Each
 run keeps a grid of 64 samples (bench/results/gan-table/DATA/MODEL-Mmin-sS.png); `--figure` writes one
-labelled row of samples per model to docs/gan-table-DATA-Mmin.png. Writes bench/results/gan_table.json.
+labelled row of samples per model to docs/gan-table-DATA-Mmin.png (`--figure NAME`: docs/NAME-DATA-Mmin.png).
+Writes bench/results/gan_table.json.
 
 budget: the headline comparison. genzoo's DCGAN and the plain loop above train the same networks for
 the same wall-clock budget; the samples of each are scored the same way. Writes bench/results/gan_budget.json.
@@ -242,7 +244,8 @@ def table(args) -> None:
                 sets = overrides.get(name, {})
                 run = RESULTS / "gan-table" / data / f"{name}-{args.minutes:g}min-s{seed}"
                 model, summary = train_at_budget(name, train, sets, args.minutes, seed, run, log_every=500)
-                res = evaluate_model(model, test, n=args.n, metrics=metrics)
+                conditional = bool(getattr(model, "conditional", False))  # + how often a sample shows its class
+                res = evaluate_model(model, test, n=args.n, metrics=metrics + (",cacc" if conditional else ""))
                 shown = model.sample(64, generator=torch.Generator().manual_seed(0))
                 torch.save(shown, run / "shown.pt")  # the grid's images, for the figure
                 grid = save_grid(shown, run.parent / f"{run.name}.png", nrow=8)
@@ -252,12 +255,13 @@ def table(args) -> None:
                 print(key, json.dumps(results[key]), flush=True)
                 _write("gan_table.json", results)
         if args.figure:
-            table_figure(results, data, args.minutes, args.models.split(","))
+            table_figure(results, data, args.minutes, args.models.split(","), args.figure)
     print_table(results, args.minutes)
 
 
-def table_figure(results: dict, data: str, minutes: float, models: list[str], per_row: int = 12) -> None:
-    """docs/gan-table-DATA-Mmin.png: a row of seed 0's samples per model, labelled with the model and its FID."""
+def table_figure(results: dict, data: str, minutes: float, models: list[str], figure: str = "gan-table",
+                 per_row: int = 12) -> None:
+    """docs/FIGURE-DATA-Mmin.png: a row of seed 0's samples per model, labelled with the model and its FID."""
     from genzoo.data.grid import save_grid
 
     rows, labels = [], []
@@ -266,14 +270,15 @@ def table_figure(results: dict, data: str, minutes: float, models: list[str], pe
         if r is not None:
             rows.append(torch.load(Path(r["run"]) / "shown.pt")[:per_row])
             labels.append(f"{name}  FID {r['fid']:.1f}")
-    out = RESULTS.parents[1] / "docs" / f"gan-table-{data}-{minutes:g}min.png"
+    out = RESULTS.parents[1] / "docs" / f"{figure}-{data}-{minutes:g}min.png"
     print(f"wrote {save_grid(torch.cat(rows), out, nrow=per_row, row_labels=labels)}")
 
 
 def print_table(results: dict, minutes: float) -> None:
     """Per dataset: the floor, then each model's runs at `minutes`, with FID over dcgan's mean FID."""
-    print("\n| data | model | seed | steps | FID | KID x1000 | precision | recall | class KL | FID / dcgan's |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("\n| data | model | seed | steps | FID | KID x1000 | precision | recall | class KL | conditional accuracy "
+          "| FID / dcgan's |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for data in dict.fromkeys(r["data"] for r in results.values()):
         rows = [r for r in results.values() if r["data"] == data and r.get("minutes", minutes) == minutes]
         ref = [r["fid"] for r in rows if r["model"] == "dcgan"]
@@ -281,7 +286,7 @@ def print_table(results: dict, minutes: float) -> None:
             ratio = f"{r['fid'] / np.mean(ref):.2f}" if ref and "seed" in r else ""
             print(f"| {data} | {r['model']} | {r.get('seed', '')} | {r.get('steps', '')} | {r['fid']:.2f} | "
                   f"{r['kid'] * 1000:.2f} | {r['precision']:.3f} | {r['recall']:.3f} | "
-                  f"{r.get('class_kl', float('nan')):.3f} | {ratio} |")
+                  f"{r.get('class_kl', float('nan')):.3f} | {r.get('cond_accuracy', float('nan')):.3f} | {ratio} |")
 
 
 # ---- budget: genzoo's DCGAN vs the plain loop, same networks, same training-time budget -------------------
@@ -354,7 +359,8 @@ def main() -> None:
     t.add_argument("--seeds", default="0")
     t.add_argument("--n", type=int, default=10000, help="samples scored")
     t.add_argument("--set", action="append", default=[], help="MODEL:KEY=VALUE, a config override (repeatable)")
-    t.add_argument("--figure", action="store_true", help="also write docs/gan-table-DATA-Mmin.png")
+    t.add_argument("--figure", nargs="?", const="gan-table", default=None, metavar="NAME",
+                   help="also write docs/NAME-DATA-Mmin.png (NAME: gan-table)")
     t.add_argument("--force", action="store_true", help="retrain runs already in the JSON")
     args = p.parse_args()
     {"speed": speed, "presets": presets, "budget": budget, "table": table}[args.cmd](args)
