@@ -22,10 +22,9 @@ table: the GAN zoo per dataset at a training-time budget (issue "multiscale and 
 model with its registered defaults on each dataset for `--minutes`, then FID, KID, precision/recall,
 class-histogram KL (and conditional accuracy for class-conditional models) of 10,000 samples against the test
 split in that dataset's domain features, beside the floor (10,000 real training images scored the same way) and
-`dcgan` at the same budget (FID ratio). Each
-run keeps a grid of 64 samples (bench/results/gan-table/DATA/MODEL-Mmin-sS.png); `--figure` writes one
-labelled row of samples per model to docs/gan-table-DATA-Mmin.png (`--figure NAME`: docs/NAME-DATA-Mmin.png).
-Writes bench/results/gan_table.json.
+`dcgan` at the same budget (FID ratio). Each run keeps a grid of 64 samples
+(bench/results/gan-table/DATA/MODEL-Mmin-sS.png); `--figure` writes one labelled row of samples per model to
+docs/gan-table-DATA-Mmin.png (`--figure NAME`: docs/NAME-DATA-Mmin.png). Writes bench/results/gan_table.json.
 
 budget: the headline comparison. genzoo's DCGAN and the plain loop above train the same networks for
 the same wall-clock budget; the samples of each are scored the same way. Writes bench/results/gan_budget.json.

@@ -15,6 +15,7 @@ import genzoo
 from genzoo.checkpoint import load as load_ckpt
 from genzoo.data.imageset import Batch, DataSpec
 from genzoo.errors import ConfigError
+from genzoo.losses.likelihood import bernoulli_log_likelihood
 from genzoo.models.pixelcnn import causal_mask
 from genzoo.training import TrainConfig, Trainer
 from tests.learning import SEED, record
@@ -169,7 +170,7 @@ def independent_pixels_nll(model, data, test) -> float:
     to the training images as the model binarizes them."""
     p = model.prepare(model.eval_images(data)).mean(0).clamp(1e-3, 1 - 1e-3)
     x = model.prepare(model.eval_images(test))
-    return float(-(x * p.log() + (1 - x) * (1 - p).log()).flatten(1).sum(1).mean())
+    return float(-bernoulli_log_likelihood(torch.logit(p).flatten(), x.flatten(1)).mean())
 
 
 # name: (layers, steps, learning rate, 14 x 14 digits)
@@ -206,7 +207,7 @@ def test_learns_digits_and_the_conditional_one_uses_its_labels(mini, mini_test, 
     # 2.39..4.72. At 14 x 14 (seeds 0-2, native and avx2): before 129.0..146.5, after 39.99..40.45 (pixelrnn) and
     # 42.33..43.28 (diagonal), i.e. 0.80..0.87 of the baseline; label gap 3.13..5.34
     if not small:
-        assert after < before - 250 and after < 0.76 * baseline  # 0.76 x 198.4 = 150.8
+        assert after < before - 250 and after < 0.75 * baseline  # 0.75 x 198.4 = 148.8 (it was: after < 150)
     else:
         assert after < before - 60 and after < 0.92 * baseline
     assert gap > 1.0
