@@ -161,7 +161,8 @@ def _parser() -> argparse.ArgumentParser:
     pt.add_argument("--compile", action="store_true", default=None,
                     help="torch.compile the networks (opt-in; on CPU it did not pay for the default GAN)")
     pt.add_argument("--out", metavar="RUN_DIR", help="run folder (default runs/<model>-<data>-<time>)")
-    pt.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", help="config overrides")
+    pt.add_argument("--set", nargs="+", action="extend", default=[], metavar="KEY=VALUE",
+                    help="config overrides (several after one --set, or --set repeated)")
     pt.add_argument("--quiet", action="store_true", help="no progress output")
     pt.set_defaults(func=cmd_train)
 
@@ -517,6 +518,11 @@ def _print(msg: str) -> None:
         print(msg, flush=True)
 
 
+def _settings_text(settings: dict[str, Any]) -> str:
+    """KEY=VALUE, ... as --set takes them (a tuple as comma-separated values)."""
+    return ", ".join(f"{k}={','.join(map(str, v)) if isinstance(v, tuple) else v}" for k, v in settings.items())
+
+
 # ---- commands --------------------------------------------------------------------------------
 def cmd_list(args) -> int:
     from genzoo import registry
@@ -534,6 +540,8 @@ def cmd_list(args) -> int:
             print(f"  {name:<18} {tp:<22} {getattr(defaults, name)!r:<14} {help_}")
         if entry.train_defaults:
             print("\ntrainer defaults: " + ", ".join(f"{k}={v}" for k, v in entry.train_defaults.items()))
+        for dataset, over in entry.dataset_defaults.items():
+            print(f"defaults on {dataset} (instead of the above): {_settings_text(over)}")
         return 0
     rows = registry.entries()
     fam_w = max(len(e.family) for e in rows)
@@ -622,6 +630,10 @@ def cmd_train(args) -> int:
             dist.init(info, _resolve_device(tcfg.device))
             out = dist.gather_objects(out)[0]
     model = registry.build(entry.name, data.spec, model_over, seed=tcfg.seed)
+    dataset_defaults = {k: v for k, v in entry.dataset_defaults.get(data.spec.name, {}).items() if k not in model_over}
+    if dataset_defaults:
+        _print(f"{entry.name}'s defaults on {data.spec.name}: {_settings_text(dataset_defaults)} "
+               f"(`genzoo list {entry.name}`; --set KEY=VALUE overrides)")
     trainer = Trainer(model, data, tcfg, run_dir=out, eval_data=eval_data, data_args=data_args, log=_print)
     _print(f"training {entry.name} on {data.name} ({len(data)} images {'x'.join(map(str, data.shape))}) "
            f"for {trainer.total_steps} steps -> {out}")

@@ -2,6 +2,12 @@
 
 Models register themselves with `@register(...)`; a preset (e.g. `wgan-gp`) is the same class with
 other config defaults, registered with `register_preset`. `genzoo list` prints this table.
+
+A model's best defaults can differ between datasets (a GAN tuned on MNIST digits is not the best one on colour
+photographs), so an entry may also carry per-dataset defaults (`dataset_defaults`, set with
+`set_dataset_defaults`): config overrides applied on top of the preset when the model is built for data of that
+name, and below the user's own overrides. A run folder records the resolved config, so a resumed or reloaded
+run never depends on them.
 """
 
 from __future__ import annotations
@@ -27,9 +33,13 @@ class Entry:
     family: str
     preset: dict[str, Any] = field(default_factory=dict)
     train_defaults: dict[str, Any] = field(default_factory=dict)
+    # dataset name -> config overrides for that data (on top of `preset`)
+    dataset_defaults: dict[str, dict[str, Any]] = field(default_factory=dict)
 
-    def default_config(self):
-        return replace(self.config_cls(), self.preset, what=f"{self.name} config")
+    def default_config(self, dataset: str = ""):
+        """The config this entry builds with by default, for data named `dataset` ("": no dataset's defaults)."""
+        return replace(self.config_cls(), {**self.preset, **self.dataset_defaults.get(dataset, {})},
+                       what=f"{self.name} config" + (f" for {dataset}" if dataset in self.dataset_defaults else ""))
 
 
 _REGISTRY: dict[str, Entry] = {}
@@ -96,18 +106,28 @@ def entries() -> list[Entry]:
     return list(_REGISTRY.values())
 
 
-def make_config(name: str, overrides: dict[str, Any] | None = None):
+def set_dataset_defaults(name: str, datasets: tuple[str, ...], overrides: dict[str, Any]) -> None:
+    """Give model `name` other config defaults on the named datasets (see the module docstring). A preset
+    registered from `name` does not inherit them: each set is measured for one preset."""
     entry = get(name)
-    return replace(entry.default_config(), overrides or {}, what=f"{name} config")
+    replace(entry.config_cls(), {**entry.preset, **overrides}, what=f"{name} defaults for {datasets[0]}")  # valid now
+    for d in datasets:
+        entry.dataset_defaults[d] = dict(overrides)
+
+
+def make_config(name: str, overrides: dict[str, Any] | None = None, dataset: str = ""):
+    entry = get(name)
+    return replace(entry.default_config(dataset), overrides or {}, what=f"{name} config")
 
 
 def build(name: str, spec, overrides: dict[str, Any] | None = None, config=None, seed: int | None = None):
     """Build model `name` for data spec `spec` with config overrides (or a ready config).
 
-    With `seed`, the global RNG is seeded first so that the initial weights are reproducible.
+    Without `config`, the entry's defaults for the data (`spec.name`) come first, then `overrides`. With `seed`,
+    the global RNG is seeded first so that the initial weights are reproducible.
     """
     entry = get(name)
-    cfg = config if config is not None else make_config(name, overrides)
+    cfg = config if config is not None else make_config(name, overrides, getattr(spec, "name", ""))
     if seed is not None:
         seed_everything(seed)
     model = entry.model_cls(cfg, spec)

@@ -93,6 +93,51 @@ def test_unknown_key_in_a_saved_config_points_at_the_version():
 @pytest.mark.parametrize("entry", registry.entries(), ids=lambda e: e.name)
 def test_every_default_config_is_inside_its_bounds(entry):
     check_bounds(entry.default_config())
+    for dataset in entry.dataset_defaults:
+        check_bounds(entry.default_config(dataset))
+
+
+@pytest.fixture
+def dcgan_without_dataset_defaults():
+    """dcgan's registry entry with its per-dataset defaults emptied for the test and restored after it."""
+    entry = registry.get("dcgan")
+    saved = dict(entry.dataset_defaults)
+    entry.dataset_defaults.clear()
+    yield entry
+    entry.dataset_defaults.clear()
+    entry.dataset_defaults.update(saved)
+
+
+def test_dataset_defaults_apply_on_that_data_only_and_yield_to_the_users_overrides(dcgan_without_dataset_defaults,
+                                                                                    mini, cli, tmp_path):
+    import dataclasses
+
+    entry = dcgan_without_dataset_defaults
+    registry.set_dataset_defaults("dcgan", ("mnist-mini", "other-digits"), {"d_norm": "none", "spectral_norm": True})
+    assert set(entry.dataset_defaults) == {"mnist-mini", "other-digits"}
+    built = registry.build("dcgan", mini.spec)
+    assert (built.cfg.d_norm, built.cfg.spectral_norm, built.cfg.g_hidden) == ("none", True, 512)  # on the preset
+    elsewhere = registry.build("dcgan", dataclasses.replace(mini.spec, name="fashion-mnist"))
+    assert (elsewhere.cfg.d_norm, elsewhere.cfg.spectral_norm) == ("batch", False)
+    mine = registry.build("dcgan", mini.spec, {"d_norm": "layer"})
+    assert (mine.cfg.d_norm, mine.cfg.spectral_norm) == ("layer", True)
+    assert registry.build("dcgan-paper", mini.spec).cfg.spectral_norm is False  # presets do not inherit them
+    listed = cli("list", "dcgan", check=True).stdout
+    assert "defaults on mnist-mini (instead of the above): d_norm=none, spectral_norm=True" in listed
+
+    r = cli("train", "dcgan", "--data", "mnist-mini", "--steps", "1", "--quiet", "--set", "spectral_norm=false",
+            "--set", "eval_samples=200", "--out", str(tmp_path / "run"), check=True)
+    assert "dcgan's defaults on mnist-mini: d_norm=none (" in r.stdout  # the one the user did not override
+    import json
+
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())["model_config"]
+    assert (saved["d_norm"], saved["spectral_norm"]) == ("none", False)  # the run keeps what it was built with
+
+
+def test_dataset_defaults_are_checked_when_set(dcgan_without_dataset_defaults):
+    with pytest.raises(ConfigError, match="d_norm"):
+        registry.set_dataset_defaults("dcgan", ("mnist-mini",), {"d_norm": "spectral"})
+    assert "mnist-mini" not in registry.get("dcgan").dataset_defaults
 
 
 def test_every_learning_rate_and_size_is_bounded():
