@@ -14,6 +14,9 @@ shows what another CPU type would compute):
   default  ATen without vector kernels, oneDNN/MKL limited to SSE4 (the most different sums)
 
     python scripts/learning_spread.py --seeds 0 1 2 3 4 --settings native avx2 default
+
+Each run uses pytest-xdist workers at one thread each, as the README's test command does (`-n auto`; pass
+`-- -n 0` for one process at two threads, the setting before 2026-12-03).
 """
 
 from __future__ import annotations
@@ -41,9 +44,11 @@ def run_once(setting: str, seed: int, record: Path, extra: list[str]) -> dict:
     env = {**os.environ, **SETTINGS[setting], "GENZOO_LEARNING_SEED": str(seed),
            "GENZOO_LEARNING_RECORD": str(record), "GENZOO_LEARNING_SETTING": setting}
     t = time.time()
+    # as the README's test command runs them: pytest-xdist workers at one thread each (tests/conftest.py)
+    workers = [] if any(a == "-n" or a.startswith(("-n", "--numprocesses")) for a in extra) else ["-n", "auto"]
     proc = subprocess.run([sys.executable, "-m", "pytest", "-m", "learning", "-q", "-p", "no:cacheprovider",
-                           "-W", "ignore", *extra], cwd=ROOT, env=env, capture_output=True, text=True)
-    tail = [ln for ln in proc.stdout.splitlines() if ln.strip()][-1:] or [""]
+                           "-W", "ignore", *workers, *extra], cwd=ROOT, env=env, capture_output=True, text=True)
+    tail = [ln for ln in proc.stdout.splitlines() if " passed" in ln or " failed" in ln or " error" in ln][-1:] or [""]
     failed = [ln.split(" ")[1] for ln in proc.stdout.splitlines() if ln.startswith("FAILED ")]
     return {"setting": setting, "seed": seed, "returncode": proc.returncode, "summary": tail[0],
             "failed": failed, "seconds": round(time.time() - t, 1)}

@@ -17,7 +17,12 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("GENZOO_SHARED_DATA", ROOT.parent / "shared" / "data"))
 
-torch.set_num_threads(min(2, torch.get_num_threads()))
+# Under pytest-xdist (`-n 2`) each worker gets one core: two workers at one thread each keep both cores busy
+# through the many tests bound by Python overhead or a subprocess, where one process at two threads leaves one idle.
+_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+THREADS = max(1, min(2, torch.get_num_threads()) // _WORKERS)
+torch.set_num_threads(THREADS)
+os.environ.setdefault("OMP_NUM_THREADS", str(THREADS))
 # torch.compile's on-disk kernel cache does not tell CPU kernel settings apart: kernels built under the native
 # ones failed when reused under ATEN_CPU_CAPABILITY=avx2 ("tuple args required"), so each setting gets its own
 os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(Path(os.environ.get("TMPDIR", "/tmp")) /
