@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import time
 from pathlib import Path
 
@@ -242,6 +243,8 @@ def table(args) -> None:
                     continue
                 sets = overrides.get(name, {})
                 run = RESULTS / "gan-table" / data / f"{name}-{args.minutes:g}min-s{seed}"
+                if run.exists():  # a run that never reached the JSON (killed), or one --force trains again
+                    shutil.rmtree(run)
                 model, summary = train_at_budget(name, train, sets, args.minutes, seed, run, log_every=500)
                 conditional = bool(getattr(model, "conditional", False))  # + how often a sample shows its class
                 res = evaluate_model(model, test, n=args.n, metrics=metrics + (",cacc" if conditional else ""))
