@@ -539,7 +539,7 @@ def cmd_list(args) -> int:
         for name, tp, _default, help_ in describe(entry.config_cls):
             print(f"  {name:<18} {tp:<22} {getattr(defaults, name)!r:<14} {help_}")
         if entry.train_defaults:
-            print("\ntrainer defaults: " + ", ".join(f"{k}={v}" for k, v in entry.train_defaults.items()))
+            print("\ntrainer defaults: " + _settings_text(entry.train_defaults))
         for dataset, over in entry.dataset_defaults.items():
             print(f"defaults on {dataset} (instead of the above): {_settings_text(over)}")
         return 0

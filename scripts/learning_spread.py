@@ -45,7 +45,7 @@ def run_once(setting: str, seed: int, record: Path, extra: list[str]) -> dict:
            "GENZOO_LEARNING_RECORD": str(record), "GENZOO_LEARNING_SETTING": setting}
     t = time.time()
     # as the README's test command runs them: pytest-xdist workers at one thread each (tests/conftest.py)
-    workers = [] if any(a == "-n" or a.startswith(("-n", "--numprocesses")) for a in extra) else ["-n", "auto"]
+    workers = [] if any(a.startswith(("-n", "--numprocesses")) for a in extra) else ["-n", "auto"]
     proc = subprocess.run([sys.executable, "-m", "pytest", "-m", "learning", "-q", "-p", "no:cacheprovider",
                            "-W", "ignore", *workers, *extra], cwd=ROOT, env=env, capture_output=True, text=True)
     tail = [ln for ln in proc.stdout.splitlines() if " passed" in ln or " failed" in ln or " error" in ln][-1:] or [""]

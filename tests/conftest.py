@@ -62,7 +62,6 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300, env: dict
     """Run `python -m genzoo ARGS` and return the completed process (text output)."""
     e = dict(os.environ)
     e["PYTHONPATH"] = str(ROOT) + os.pathsep + e.get("PYTHONPATH", "")
-    e.setdefault("OMP_NUM_THREADS", "2")
     if env:
         e.update(env)
     proc = subprocess.run([sys.executable, "-m", "genzoo", *args], cwd=cwd, env=e, capture_output=True,
