@@ -1,13 +1,15 @@
 """RBM benchmark: genzoo's rbm beside scikit-learn's BernoulliRBM, and the AIS log-likelihood.
 
     python bench/rbm.py [--data-dir ../shared/data] [--epochs 10] [--hidden 500] [--batch 100] [--lr 0.05]
-                        [--runs sklearn,pcd,cd] [--cd-k 1] [--ais-betas 15000]
+                        [--runs sklearn,pcd,cd,defaults] [--cd-k 1] [--ais-betas 15000]
 
 Both learn from the same training set, binarized once (each pixel a Bernoulli draw of its intensity, seed 0)
 and are scored on the test set binarized the same way. Rows:
   sklearn  sklearn.neural_network.BernoulliRBM: PCD-1, no momentum or weight decay, the given lr and batch
-  pcd      genzoo rbm with the same algorithm and settings (persistent=true, k=1, momentum 0, weight decay 0)
-  cd       genzoo rbm's defaults (CD-k with momentum 0.5 and weight decay 2e-4) at the same lr and batch
+  pcd      genzoo rbm with the same algorithm and settings (PCD-1 at a constant lr, momentum 0, weight decay 0)
+  cd       genzoo rbm with CD-k at a constant lr, momentum 0.5 and weight decay 2e-4 (its defaults until 2026-12-04)
+  defaults genzoo rbm's defaults (PCD-1 with the lr falling linearly to 0 over the run, momentum 0.5, weight
+           decay 2e-4) at the same lr and batch
 Per epoch: seconds of training and the test pseudo-likelihood (scikit-learn's stochastic estimator, the same
 flipped bits for every model). At the end, every model (sklearn's weights too) gets the AIS test log-likelihood
 (Salakhutdinov & Murray 2008; their figures for 500 hidden units on MNIST: CD-1 about -125.5, CD-25 about
@@ -65,7 +67,7 @@ def run_sklearn(train: np.ndarray, test: torch.Tensor, base_bias, args) -> dict:
 def run_genzoo(data, test: torch.Tensor, args, **over) -> dict:
     model = genzoo.build("rbm", data.spec, seed=0, hidden=args.hidden, lr=args.lr, **over)
     model.attach_data(data)
-    model.configure_optimizers(0)
+    model.configure_optimizers(args.epochs * -(-len(data) // args.batch))  # the run's length: lr_decay spans it
     torch.manual_seed(0)
     x = model.prepare(data.images).flatten(1).reshape(len(data), *data.spec.shape)
     epochs, step = [], 0
@@ -91,7 +93,7 @@ def main() -> int:
     ap.add_argument("--batch", type=int, default=100)
     ap.add_argument("--lr", type=float, default=0.05)
     ap.add_argument("--cd-k", type=int, default=1)
-    ap.add_argument("--runs", default="sklearn,pcd,cd")
+    ap.add_argument("--runs", default="sklearn,pcd,cd,defaults")
     ap.add_argument("--ais-betas", type=int, default=15000)
     ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "rbm.json"))
     args = ap.parse_args()
@@ -113,9 +115,12 @@ def main() -> int:
         if name == "sklearn":
             results[name] = run_sklearn((raw.images.flatten(1) > 0).numpy().astype(np.float64), test, base_bias, args)
         elif name == "pcd":
-            results[name] = run_genzoo(raw, test, args, persistent=True, k=1, momentum=0.0, weight_decay=0.0)
+            results[name] = run_genzoo(raw, test, args, persistent=True, k=1, momentum=0.0, weight_decay=0.0,
+                                       lr_decay="constant")
         elif name == "cd":
-            results[name] = run_genzoo(raw, test, args, k=args.cd_k)
+            results[name] = run_genzoo(raw, test, args, k=args.cd_k, persistent=False, lr_decay="constant")
+        elif name == "defaults":
+            results[name] = run_genzoo(raw, test, args)
     print("\n| model | s/epoch | pseudo-LL after each epoch | AIS test log-likelihood (log Z) |\n|---|---|---|---|")
     for name in args.runs.split(","):
         r = results[name]

@@ -168,9 +168,11 @@ class GreedyStack(Model):
 
     def _configure_layers(self, steps: int, shares: tuple[float, ...]) -> None:
         self.layer_ends = layer_schedule(steps, shares or (1.0,) * len(self.layers))
-        for i, layer in enumerate(self.layers):
-            layer.configure_optimizers(steps)
+        for i, (layer, start, end) in enumerate(zip(self.layers, [0, *self.layer_ends], self.layer_ends)):
+            layer.configure_optimizers(end - start)  # a learning-rate decay spans the layer's own steps
             self.optimizers[f"rbm{i}"] = layer.optimizers["net"]
+            if "net" in layer.schedulers:
+                self.schedulers[f"rbm{i}"] = layer.schedulers["net"]
 
     def layer_at(self, step: int) -> int:
         return next((i for i, end in enumerate(self.layer_ends) if step < end), len(self.layers) - 1)
@@ -210,6 +212,8 @@ class DBNConfig:
     persistent: bool = field(False, "persistent chains (PCD) in every layer")
     lr: float = field(0.05, "SGD learning rate of each RBM", gt=0)
     momentum: float = field(0.5, "SGD momentum", ge=0, lt=1)
+    lr_decay: Literal["constant", "linear"] = field(
+        "constant", "linear: each RBM's learning rate falls linearly to 0 over its own share of the steps")
     weight_decay: float = field(2e-4, "L2 weight decay on the weights", ge=0)
     init_std: float = field(0.01, "standard deviation of the initial weights", gt=0)
     binarize: Literal["dynamic", "threshold"] = field(
@@ -245,7 +249,7 @@ class DBN(GreedyStack):
         cfg.validate()
         sizes = (math.prod(spec.shape), *cfg.hidden)
         self._stack(sizes, [RBMConfig(hidden=h, k=cfg.k, persistent=cfg.persistent, lr=cfg.lr, momentum=cfg.momentum,
-                                      weight_decay=cfg.weight_decay, binarize=cfg.binarize,
+                                      lr_decay=cfg.lr_decay, weight_decay=cfg.weight_decay, binarize=cfg.binarize,
                                       sample_steps=cfg.sample_steps, ais_betas=cfg.ais_betas, ais_runs=cfg.ais_runs,
                                       init_std=cfg.init_std) for h in cfg.hidden])
 
@@ -350,7 +354,8 @@ class RBMAutoencoder(GreedyStack):
         sizes = (math.prod(spec.shape), *cfg.hidden, cfg.code_dim)
         n = len(sizes) - 1
         self._stack(sizes, [RBMConfig(hidden=h, k=cfg.k, lr=cfg.lr_linear if i == n - 1 else cfg.lr_rbm,
-                                      momentum=cfg.momentum, weight_decay=cfg.weight_decay, init_std=cfg.init_std)
+                                      momentum=cfg.momentum, weight_decay=cfg.weight_decay, init_std=cfg.init_std,
+                                      persistent=False, lr_decay="constant")  # Hinton & Salakhutdinov's CD-1
                             for i, h in enumerate(sizes[1:])], top=LinearHiddenRBM)
         enc: list[nn.Module] = []
         dec: list[nn.Module] = []

@@ -11,7 +11,10 @@ CD-k estimates the model term from k Gibbs steps started at the data, PCD (`pers
 that persist across updates. Both are written as the gradient of F(v_data) - F(v_negative) with the
 negative samples held fixed. Options follow Hinton's practical guide (2010): momentum, L2 weight decay, a
 sparsity target on the mean hidden activation, visible biases started at log(p / (1 - p)) of the training
-pixel means.
+pixel means. The defaults are PCD-1 with the learning rate falling linearly to 0 over the run (`lr_decay`), as
+Tieleman trained: on MNIST (500 hidden units, 50 epochs) that gives a test log-likelihood of -88.2 nats where
+PCD-1 at a constant rate gives -131.4 and CD-1 about -165 (README); `persistent=false lr_decay=constant` is CD-1
+as Hinton's guide has it, the better choice for features rather than for a density.
 
 Evaluation (Salakhutdinov & Murray 2008, "On the quantitative analysis of deep belief networks"): log Z by
 annealed importance sampling from a base-rate model (W = 0, visible biases from the training pixel means,
@@ -184,9 +187,13 @@ class RBMConfig:
     visible: str = field("binary", "binary (Bernoulli pixels) or gaussian (unit-variance units on pixels standardised "
                                    "by the training mean and spread: real-valued images such as Frey faces)")
     k: int = field(1, "Gibbs steps of the negative phase (CD-k / PCD-k)", ge=1)
-    persistent: bool = field(False, "persistent chains (PCD, Tieleman 2008) instead of chains started at the data")
+    persistent: bool = field(True, "persistent chains (PCD, Tieleman 2008) instead of chains started at the data "
+                                   "(false: CD-k)")
     lr: float = field(0.05, "SGD learning rate (on the batch-mean gradient)", gt=0)
     momentum: float = field(0.5, "SGD momentum", ge=0, lt=1)
+    lr_decay: str = field("linear", "constant, or linear: the learning rate falls linearly to 0 over the run "
+                                      "(Tieleman 2008's PCD schedule; slower weight changes let the persistent "
+                                      "chains keep up)")
     weight_decay: float = field(2e-4, "L2 weight decay on W", ge=0)
     sparsity_target: float = field(0.0, "target mean activation of each hidden unit (0 = no sparsity penalty)",
                                    ge=0, lt=1)
@@ -203,6 +210,8 @@ class RBMConfig:
             raise ConfigError(f"visible must be binary or gaussian, got {self.visible!r}")
         if self.binarize not in ("dynamic", "threshold"):
             raise ConfigError(f"binarize must be dynamic or threshold, got {self.binarize!r}")
+        if self.lr_decay not in ("constant", "linear"):
+            raise ConfigError(f"lr_decay must be constant or linear, got {self.lr_decay!r}")
 
 
 @register("rbm", config=RBMConfig, family="energy",
@@ -305,6 +314,10 @@ class RBM(Model):
         self.optimizers["net"] = torch.optim.SGD([{"params": [self.W], "weight_decay": cfg.weight_decay},
                                                   {"params": [self.b, self.c], "weight_decay": 0.0}],
                                                  lr=cfg.lr, momentum=cfg.momentum)
+        if cfg.lr_decay == "linear":  # update t of T steps at lr (1 - t / T): the last one still moves
+            total = max(total_steps, 1)
+            self.schedulers["net"] = torch.optim.lr_scheduler.LambdaLR(
+                self.optimizers["net"], lambda t: max(1.0 - t / total, 0.0))
 
     def cd_gradients(self, v0: torch.Tensor) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], torch.Tensor]:
         """Gradients of F(v0) - F(v_neg) (batch means) for W, b, c, in closed form: -(v0' q0 - vk' qk) / B etc.
@@ -349,6 +362,8 @@ class RBM(Model):
         if self.grad_sync is not None:
             self.grad_sync(list(params.values()))
         self.optimizers["net"].step()
+        if "net" in self.schedulers:
+            self.schedulers["net"].step()
         return logs
 
     # ---- evaluation and sampling ----------------------------------------------------------------------------

@@ -154,6 +154,22 @@ def test_greedy_steps_train_one_layer_at_a_time(mini):
     assert moved(0) == set() and moved(1) == {"W", "b", "c"}
 
 
+def test_linear_lr_decay_spans_each_layers_own_steps(mini):
+    """hidden=(16, 8) over 10 steps: layer 0 trains on steps 0-4 at lr 0.1 x (1 - t/5), layer 1 on steps 5-9 from
+    the full 0.1 down to 0.02; each layer's rate is left at 0 after its last step."""
+    model = genzoo.build("dbn", mini.spec, seed=0, hidden=(16, 8), lr=0.1, lr_decay="linear")
+    model.attach_data(mini.take(100))
+    model.configure_optimizers(10)
+    assert set(model.schedulers) == {"rbm0", "rbm1"}
+    seen = []
+    for s in range(10):
+        layer = model.layer_at(s)
+        seen.append((layer, model.optimizers[f"rbm{layer}"].param_groups[0]["lr"]))
+        model.train_step(Batch(model.prepare(model.augment(mini.images[s * 20:(s + 1) * 20]))), s)
+    assert seen == [(t // 5, pytest.approx(0.1 * (1 - (t % 5) / 5))) for t in range(10)]
+    assert [model.optimizers[f"rbm{i}"].param_groups[0]["lr"] for i in (0, 1)] == [0.0, 0.0]
+
+
 def test_unrolled_autoencoder_reproduces_the_stack_up_down_pass():
     """Before fine-tuning, encode/reconstruct are the stack's up and down passes (written out here from the RBMs'
     weights); the unrolled net computes the same; the first fine-tuning step unrolls, then the nets move on
@@ -270,11 +286,13 @@ def assert_same_runs(a_dir, b_dir):
     return a
 
 
-def test_exact_resume_dbn_across_a_layer_change(tmp_path):
+@pytest.mark.parametrize("lr_decay", ["constant", "linear"])
+def test_exact_resume_dbn_across_a_layer_change(tmp_path, lr_decay):
     """Paused mid-layer (after step 3), at the layer change (after step 5: the next step starts the top RBM) and in
     the top layer (after step 7), with persistent chains in both layers and sampled propagation: the same weights,
-    chains and momenta as an uninterrupted run."""
-    over = {"hidden": (16, 8), "persistent": True, "k": 2, "propagate": "samples", "sample_steps": 3}
+    chains, momenta (and learning-rate schedules) as an uninterrupted run."""
+    over = {"hidden": (16, 8), "persistent": True, "k": 2, "propagate": "samples", "sample_steps": 3,
+            "lr_decay": lr_decay}
     fit(tmp_path / "straight", "dbn", **over)
     fit(tmp_path / "split", "dbn", until=3, **over)
     for until in (5, 7, None):
