@@ -217,8 +217,8 @@ def main() -> int:
         for r in json.loads(Path(args.ours).read_text())["rows"]:
             if r["model"] == "vae":
                 ours[round(r["epochs"])] = r
-    print(f"\n| epochs | pytorch/examples: test loss (-ELBO, grey targets) | its floor | wall s "
-          f"| genzoo vae: -ELBO (binarized) | test NLL (k=100) | train s |")
+    print("\n| epochs | pytorch/examples: test loss (-ELBO, grey targets) | its floor | wall s "
+          "| genzoo vae: -ELBO (binarized) | test NLL (k=100) | train s |")
     print("|---|---|---|---|---|---|---|")
     for e in report:
         p, g = epochs[e - 1], ours.get(e)
