@@ -67,7 +67,7 @@ def run_sklearn(train: np.ndarray, test: torch.Tensor, base_bias, args) -> dict:
 def run_genzoo(data, test: torch.Tensor, args, **over) -> dict:
     model = genzoo.build("rbm", data.spec, seed=0, hidden=args.hidden, lr=args.lr, **over)
     model.attach_data(data)
-    model.configure_optimizers(args.epochs * -(-len(data) // args.batch))  # the run's length: lr_decay spans it
+    model.configure_optimizers(args.epochs * -(-len(data) // args.batch))  # the run's length: schedule spans it
     torch.manual_seed(0)
     x = model.prepare(data.images).flatten(1).reshape(len(data), *data.spec.shape)
     epochs, step = [], 0
@@ -116,9 +116,9 @@ def main() -> int:
             results[name] = run_sklearn((raw.images.flatten(1) > 0).numpy().astype(np.float64), test, base_bias, args)
         elif name == "pcd":
             results[name] = run_genzoo(raw, test, args, persistent=True, k=1, momentum=0.0, weight_decay=0.0,
-                                       lr_decay="constant")
+                                       schedule="constant")
         elif name == "cd":
-            results[name] = run_genzoo(raw, test, args, k=args.cd_k, persistent=False, lr_decay="constant")
+            results[name] = run_genzoo(raw, test, args, k=args.cd_k, persistent=False, schedule="constant")
         elif name == "defaults":
             results[name] = run_genzoo(raw, test, args)
     print("\n| model | s/epoch | pseudo-LL after each epoch | AIS test log-likelihood (log Z) |\n|---|---|---|---|")

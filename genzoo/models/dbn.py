@@ -213,8 +213,9 @@ class DBNConfig:
     persistent: bool = field(True, "persistent chains (PCD) in every layer (false: CD-k)")
     lr: float = field(0.05, "SGD learning rate of each RBM", gt=0)
     momentum: float = field(0.5, "SGD momentum", ge=0, lt=1)
-    lr_decay: Literal["constant", "linear"] = field(
-        "linear", "linear: each RBM's learning rate falls linearly to 0 over its own share of the steps")
+    schedule: Literal["constant", "linear"] = field(
+        "linear", "learning-rate schedule of each RBM: constant, or linear (falls linearly to 0 over its own share "
+                  "of the steps)")
     weight_decay: float = field(2e-4, "L2 weight decay on the weights", ge=0)
     init_std: float = field(0.01, "standard deviation of the initial weights", gt=0)
     binarize: Literal["dynamic", "threshold"] = field(
@@ -250,7 +251,7 @@ class DBN(GreedyStack):
         cfg.validate()
         sizes = (math.prod(spec.shape), *cfg.hidden)
         self._stack(sizes, [RBMConfig(hidden=h, k=cfg.k, persistent=cfg.persistent, lr=cfg.lr, momentum=cfg.momentum,
-                                      lr_decay=cfg.lr_decay, weight_decay=cfg.weight_decay, binarize=cfg.binarize,
+                                      schedule=cfg.schedule, weight_decay=cfg.weight_decay, binarize=cfg.binarize,
                                       sample_steps=cfg.sample_steps, ais_betas=cfg.ais_betas, ais_runs=cfg.ais_runs,
                                       init_std=cfg.init_std) for h in cfg.hidden])
 
@@ -356,7 +357,7 @@ class RBMAutoencoder(GreedyStack):
         n = len(sizes) - 1
         self._stack(sizes, [RBMConfig(hidden=h, k=cfg.k, lr=cfg.lr_linear if i == n - 1 else cfg.lr_rbm,
                                       momentum=cfg.momentum, weight_decay=cfg.weight_decay, init_std=cfg.init_std,
-                                      persistent=False, lr_decay="constant")  # Hinton & Salakhutdinov's CD-1
+                                      persistent=False, schedule="constant")  # Hinton & Salakhutdinov's CD-1
                             for i, h in enumerate(sizes[1:])], top=LinearHiddenRBM)
         enc: list[nn.Module] = []
         dec: list[nn.Module] = []

@@ -11,9 +11,9 @@ CD-k estimates the model term from k Gibbs steps started at the data, PCD (`pers
 that persist across updates. Both are written as the gradient of F(v_data) - F(v_negative) with the
 negative samples held fixed. Options follow Hinton's practical guide (2010): momentum, L2 weight decay, a
 sparsity target on the mean hidden activation, visible biases started at log(p / (1 - p)) of the training
-pixel means. The defaults are PCD-1 with the learning rate falling linearly to 0 over the run (`lr_decay`), as
+pixel means. The defaults are PCD-1 with the learning rate falling linearly to 0 over the run (`schedule`), as
 Tieleman trained: on MNIST (500 hidden units, 50 epochs) that gives a test log-likelihood of -88.2 nats where
-PCD-1 at a constant rate gives -131.4 and CD-1 about -165 (README); `persistent=false lr_decay=constant` is CD-1
+PCD-1 at a constant rate gives -131.4 and CD-1 about -165 (README); `persistent=false schedule=constant` is CD-1
 as Hinton's guide has it, the better choice for features rather than for a density.
 
 Evaluation (Salakhutdinov & Murray 2008, "On the quantitative analysis of deep belief networks"): log Z by
@@ -191,9 +191,8 @@ class RBMConfig:
                                    "(false: CD-k)")
     lr: float = field(0.05, "SGD learning rate (on the batch-mean gradient)", gt=0)
     momentum: float = field(0.5, "SGD momentum", ge=0, lt=1)
-    lr_decay: str = field("linear", "constant, or linear: the learning rate falls linearly to 0 over the run "
-                                      "(Tieleman 2008's PCD schedule; slower weight changes let the persistent "
-                                      "chains keep up)")
+    schedule: str = field("linear", "learning-rate schedule: constant, or linear (falls linearly to 0 over the run: "
+                                    "Tieleman 2008's PCD schedule)")
     weight_decay: float = field(2e-4, "L2 weight decay on W", ge=0)
     sparsity_target: float = field(0.0, "target mean activation of each hidden unit (0 = no sparsity penalty)",
                                    ge=0, lt=1)
@@ -210,8 +209,8 @@ class RBMConfig:
             raise ConfigError(f"visible must be binary or gaussian, got {self.visible!r}")
         if self.binarize not in ("dynamic", "threshold"):
             raise ConfigError(f"binarize must be dynamic or threshold, got {self.binarize!r}")
-        if self.lr_decay not in ("constant", "linear"):
-            raise ConfigError(f"lr_decay must be constant or linear, got {self.lr_decay!r}")
+        if self.schedule not in ("constant", "linear"):
+            raise ConfigError(f"schedule must be constant or linear, got {self.schedule!r}")
 
 
 @register("rbm", config=RBMConfig, family="energy",
@@ -314,7 +313,7 @@ class RBM(Model):
         self.optimizers["net"] = torch.optim.SGD([{"params": [self.W], "weight_decay": cfg.weight_decay},
                                                   {"params": [self.b, self.c], "weight_decay": 0.0}],
                                                  lr=cfg.lr, momentum=cfg.momentum)
-        if cfg.lr_decay == "linear":  # update t of T steps at lr (1 - t / T): the last one still moves
+        if cfg.schedule == "linear":  # update t of T steps at lr (1 - t / T): the last one still moves
             total = max(total_steps, 1)
             self.schedulers["net"] = torch.optim.lr_scheduler.LambdaLR(
                 self.optimizers["net"], lambda t: max(1.0 - t / total, 0.0))

@@ -154,10 +154,10 @@ def test_greedy_steps_train_one_layer_at_a_time(mini):
     assert moved(0) == set() and moved(1) == {"W", "b", "c"}
 
 
-def test_linear_lr_decay_spans_each_layers_own_steps(mini):
+def test_linear_schedule_spans_each_layers_own_steps(mini):
     """hidden=(16, 8) over 10 steps: layer 0 trains on steps 0-4 at lr 0.1 x (1 - t/5), layer 1 on steps 5-9 from
     the full 0.1 down to 0.02; each layer's rate is left at 0 after its last step."""
-    model = genzoo.build("dbn", mini.spec, seed=0, hidden=(16, 8), lr=0.1, lr_decay="linear")
+    model = genzoo.build("dbn", mini.spec, seed=0, hidden=(16, 8), lr=0.1, schedule="linear")
     model.attach_data(mini.take(100))
     model.configure_optimizers(10)
     assert set(model.schedulers) == {"rbm0", "rbm1"}
@@ -212,7 +212,7 @@ def test_greedy_training_raises_the_dbn_lower_bound(mini, mini_test):
     data, test = mini.take(2000), mini_test.take(500)
     # CD-1 at a constant rate, the setting the thresholds below were measured with (the defaults are PCD-1 with a
     # decaying rate since 2026-12-04)
-    model = genzoo.build("dbn", data.spec, seed=SEED, hidden=(64, 32), lr=0.1, persistent=False, lr_decay="constant")
+    model = genzoo.build("dbn", data.spec, seed=SEED, hidden=(64, 32), lr=0.1, persistent=False, schedule="constant")
     model.attach_data(data)
     model.configure_optimizers(400)
     v = model.prepare(model.layers[0].eval_images(test)).flatten(1)
@@ -288,13 +288,13 @@ def assert_same_runs(a_dir, b_dir):
     return a
 
 
-@pytest.mark.parametrize("lr_decay", ["constant", "linear"])
-def test_exact_resume_dbn_across_a_layer_change(tmp_path, lr_decay):
+@pytest.mark.parametrize("schedule", ["constant", "linear"])
+def test_exact_resume_dbn_across_a_layer_change(tmp_path, schedule):
     """Paused mid-layer (after step 3), at the layer change (after step 5: the next step starts the top RBM) and in
     the top layer (after step 7), with persistent chains in both layers and sampled propagation: the same weights,
     chains, momenta (and learning-rate schedules) as an uninterrupted run."""
     over = {"hidden": (16, 8), "persistent": True, "k": 2, "propagate": "samples", "sample_steps": 3,
-            "lr_decay": lr_decay}
+            "schedule": schedule}
     fit(tmp_path / "straight", "dbn", **over)
     fit(tmp_path / "split", "dbn", until=3, **over)
     for until in (5, 7, None):

@@ -123,7 +123,7 @@ def test_stochastic_pseudo_likelihood_is_unbiased():
 
 
 def fit_rbm(data, steps, **over):
-    model = genzoo.build("rbm", data.spec, seed=SEED, **{"hidden": 64, "lr": 0.1, "lr_decay": "constant", **over})
+    model = genzoo.build("rbm", data.spec, seed=SEED, **{"hidden": 64, "lr": 0.1, "schedule": "constant", **over})
     model.attach_data(data)
     model.configure_optimizers(steps)
     g = torch.Generator().manual_seed(SEED)
@@ -156,11 +156,11 @@ def test_cd_and_pcd_raise_the_ais_log_likelihood(mini, mini_test, persistent):
     assert ll > ll0 + 12
 
 
-@pytest.mark.parametrize("lr_decay", ["constant", "linear"])
-def test_exact_resume_with_persistent_chains(mini, tmp_path, lr_decay):
+@pytest.mark.parametrize("schedule", ["constant", "linear"])
+def test_exact_resume_with_persistent_chains(mini, tmp_path, schedule):
     def fit(out, until=None, resume=False):
         model = genzoo.build("rbm", mini.spec, seed=0, hidden=16, persistent=True, k=2, ais_betas=10, ais_runs=4,
-                             sample_steps=3, lr_decay=lr_decay)
+                             sample_steps=3, schedule=schedule)
         cfg = TrainConfig(steps=10, batch_size=20, progress=False, log_every=5, eval_samples=20,
                           eval_metrics="fid")
         Trainer(model, mini.take(200), cfg, run_dir=out, eval_data=mini.take(100)).fit(resume=resume, until=until)
@@ -180,8 +180,8 @@ def test_exact_resume_with_persistent_chains(mini, tmp_path, lr_decay):
     assert f.shape == (16, 1, 28, 28) and float(f.amin()) == 0.0 and float(f.amax()) == 1.0
 
 
-def test_linear_lr_decay_reaches_zero_at_the_end_of_the_run(mini):
-    model = genzoo.build("rbm", mini.spec, seed=0, hidden=8, lr=0.05, lr_decay="linear", persistent=True)
+def test_linear_schedule_reaches_zero_at_the_end_of_the_run(mini):
+    model = genzoo.build("rbm", mini.spec, seed=0, hidden=8, lr=0.05, schedule="linear", persistent=True)
     model.attach_data(mini.take(40))
     model.configure_optimizers(10)
     lrs = []
@@ -190,8 +190,8 @@ def test_linear_lr_decay_reaches_zero_at_the_end_of_the_run(mini):
         model.train_step(Batch(model.prepare(model.augment(mini.images[:20]))), step)
     assert lrs == [[pytest.approx(0.05 * (1 - t / 10))] * 2 for t in range(10)]  # W's group and the biases'
     assert model.optimizers["net"].param_groups[0]["lr"] == 0.0
-    with pytest.raises(ConfigError, match="lr_decay must be constant or linear"):
-        genzoo.build("rbm", mini.spec, lr_decay="cosine")
+    with pytest.raises(ConfigError, match="schedule must be constant or linear"):
+        genzoo.build("rbm", mini.spec, schedule="cosine")
 
 
 @pytest.mark.parametrize("over", [{"persistent": False}, {"persistent": True, "k": 3},
@@ -250,7 +250,7 @@ def test_gaussian_rbm_learns_real_valued_pixels(mini, mini_test):
     # CD-1 at a constant rate, the setting the thresholds below were measured with (the defaults are PCD-1 with a
     # decaying rate since 2026-12-04)
     model = genzoo.build("rbm-frey", data.spec, seed=SEED, hidden=64, lr=0.01, momentum=0.5, persistent=False,
-                         lr_decay="constant")
+                         schedule="constant")
     model.attach_data(data)
     model.configure_optimizers(300)
     g = torch.Generator().manual_seed(SEED)
