@@ -142,10 +142,17 @@ class Model(nn.Module):
         norm = None
         if clip_grad_norm is not None:
             norm = torch.nn.utils.clip_grad_norm_(group_params, clip_grad_norm)
-        opt.step()
+        self.step_optimizer(name)
+        return norm
+
+    def step_optimizer(self, name: str) -> None:
+        """One step of optimizer `name` on the gradients already set, then of its learning-rate schedule.
+
+        `optimize` ends so; a model that sets gradients in closed form (the RBM's CD estimate) calls it directly.
+        """
+        self.optimizers[name].step()
         if name in self.schedulers:
             self.schedulers[name].step()
-        return norm
 
     # ---- state for exact resume -----------------------------------------------------------------
     def extra_state(self) -> dict[str, Any]:

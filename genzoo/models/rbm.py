@@ -32,7 +32,7 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -185,33 +185,28 @@ def pseudo_log_likelihood(v: torch.Tensor, w: torch.Tensor, b: torch.Tensor, c: 
 @dataclass
 class RBMConfig:
     hidden: int = field(500, "hidden units", ge=1)
-    visible: str = field("binary", "binary (Bernoulli pixels) or gaussian (unit-variance units on pixels standardised "
-                                   "by the training mean and spread: real-valued images such as Frey faces)")
+    visible: Literal["binary", "gaussian"] = field(
+        "binary", "binary (Bernoulli pixels) or gaussian (unit-variance units on pixels standardised by the training "
+                  "mean and spread: real-valued images such as Frey faces)")
     k: int = field(1, "Gibbs steps of the negative phase (CD-k / PCD-k)", ge=1)
     persistent: bool = field(True, "persistent chains (PCD, Tieleman 2008) instead of chains started at the data "
                                    "(false: CD-k)")
     lr: float = field(0.05, "SGD learning rate (on the batch-mean gradient)", gt=0)
     momentum: float = field(0.5, "SGD momentum", ge=0, lt=1)
-    schedule: str = field("linear", "learning-rate schedule: constant, or linear (falls linearly to 0 over the run: "
-                                    "Tieleman 2008's PCD schedule)")
+    schedule: Literal["constant", "linear"] = field(
+        "linear", "learning-rate schedule: constant, or linear (falls linearly to 0 over the run: Tieleman 2008's "
+                  "PCD schedule)")
     weight_decay: float = field(2e-4, "L2 weight decay on W", ge=0)
     sparsity_target: float = field(0.0, "target mean activation of each hidden unit (0 = no sparsity penalty)",
                                    ge=0, lt=1)
     sparsity_cost: float = field(0.0, "weight of the sparsity penalty (cross-entropy to the target)", ge=0)
-    binarize: str = field("dynamic", "dynamic: a fresh Bernoulli sample of every training image each time it is "
-                                     "used (evaluation: one fixed binarization); threshold: pixel > 127")
+    binarize: Literal["dynamic", "threshold"] = field(
+        "dynamic", "dynamic: a fresh Bernoulli sample of every training image each time it is used (evaluation: one "
+                   "fixed binarization); threshold: pixel > 127")
     sample_steps: int = field(1000, "Gibbs steps of each chain that `sample` runs", ge=1)
     ais_betas: int = field(15000, "intermediate distributions of AIS (Salakhutdinov & Murray: 15000)", ge=3)
     ais_runs: int = field(100, "AIS runs", ge=1)
     init_std: float = field(0.01, "standard deviation of the initial weights", gt=0)
-
-    def validate(self) -> None:
-        if self.visible not in ("binary", "gaussian"):
-            raise ConfigError(f"visible must be binary or gaussian, got {self.visible!r}")
-        if self.binarize not in ("dynamic", "threshold"):
-            raise ConfigError(f"binarize must be dynamic or threshold, got {self.binarize!r}")
-        if self.schedule not in ("constant", "linear"):
-            raise ConfigError(f"schedule must be constant or linear, got {self.schedule!r}")
 
 
 @register("rbm", config=RBMConfig, family="energy",
@@ -227,7 +222,6 @@ class RBM(Model):
 
     def __init__(self, cfg: RBMConfig, spec: DataSpec):
         super().__init__(cfg, spec)
-        cfg.validate()
         d = math.prod(spec.shape)
         self.gaussian = cfg.visible == "gaussian"
         self.W = nn.Parameter(torch.randn(d, cfg.hidden) * cfg.init_std)
@@ -361,9 +355,7 @@ class RBM(Model):
             p.grad = grads[name]
         if self.grad_sync is not None:
             self.grad_sync(list(params.values()))
-        self.optimizers["net"].step()
-        if "net" in self.schedulers:
-            self.schedulers["net"].step()
+        self.step_optimizer("net")
         return logs
 
     # ---- evaluation and sampling ----------------------------------------------------------------------------

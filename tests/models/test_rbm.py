@@ -190,7 +190,7 @@ def test_linear_schedule_reaches_zero_at_the_end_of_the_run(mini):
         model.train_step(Batch(model.prepare(model.augment(mini.images[:20]))), step)
     assert lrs == [[pytest.approx(0.05 * (1 - t / 10))] * 2 for t in range(10)]  # W's group and the biases'
     assert model.optimizers["net"].param_groups[0]["lr"] == 0.0
-    with pytest.raises(ConfigError, match="schedule must be constant or linear"):
+    with pytest.raises(ConfigError, match="schedule: 'cosine' is not one of constant, linear"):
         genzoo.build("rbm", mini.spec, schedule="cosine")
 
 
