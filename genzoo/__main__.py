@@ -1,10 +1,10 @@
 import os
 import sys
 
-from genzoo.cli import main
+from genzoo.cli import run
 from genzoo.training.distributed import from_env
 
-status = main()
+status = run()
 if from_env().enabled:
     # a data-parallel worker (torchrun) leaves without interpreter finalization: tearing down with gloo's
     # threads alive aborted about 1 run in 4 after training had finished ('terminate called without an

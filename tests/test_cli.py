@@ -95,3 +95,30 @@ def test_classifier_on_colour_cifar_files(cli, tmp_path):
     assert cfg["data_spec"]["channels"] == 3 and cfg["data_spec"]["hflip_ok"] is True
     r = cli("eval", str(out), check=True)
     assert "airplane" in r.stdout  # per-class table uses the class names from batches.meta
+
+
+# the console script and `python -m genzoo` flush float32 denormals before torch's thread pool starts (x86 computes
+# on them many times slower); `main`, which tests call in-process, leaves the float mode alone
+_DENORMAL_SEEN = ("import sys, torch; import genzoo.cli as c; "
+                  "c.main = lambda: print((torch.full((4000,), 1e-39) * 1.0).abs().max().item()) or 0; {call}")
+
+
+@pytest.mark.parametrize("call", ["import runpy; runpy.run_module('genzoo', run_name='__main__')",
+                                  "from importlib.metadata import entry_points; "
+                                  "sys.exit(entry_points(group='console_scripts')['genzoo'].load()())"])
+def test_the_command_flushes_denormals(call):
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", _DENORMAL_SEEN.format(call=call)], capture_output=True, text=True,
+                         check=True)
+    assert float(out.stdout.split()[-1]) == 0.0
+
+
+def test_main_leaves_denormals_alone(capsys):
+    import torch
+
+    from genzoo.cli import main
+
+    assert main(["list"]) == 0
+    assert (torch.full((3,), 1e-39) * 1.0).min().item() > 0
