@@ -97,6 +97,7 @@ def main() -> None:
     p.add_argument("--n", type=int, default=10000, help="samples for the scores")
     p.add_argument("--force", action="store_true", help="re-run models already in the results")
     args = p.parse_args()
+    torch.set_flush_denormal(True)  # as the genzoo command does (README "Denormal floats")
     torch.set_num_threads(max(1, torch.get_num_threads()))
     known = {e["model"]: e for e in MODELS}
     wanted = [m.strip() for m in args.models.split(",") if m.strip()]

@@ -96,6 +96,7 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="frame-predictor config overrides")
     args = p.parse_args()
+    torch.set_flush_denormal(True)  # as the genzoo command does (README "Denormal floats")
     res = run(args)
     show(res)
     path = RESULTS / "frame_prediction.json"

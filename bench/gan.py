@@ -365,6 +365,7 @@ def main() -> None:
                    help="also write docs/NAME-DATA-Mmin.png (NAME: gan-table)")
     t.add_argument("--force", action="store_true", help="retrain runs already in the JSON")
     args = p.parse_args()
+    torch.set_flush_denormal(True)  # as the genzoo command does (README "Denormal floats")
     {"speed": speed, "presets": presets, "budget": budget, "table": table}[args.cmd](args)
 
 

@@ -95,6 +95,7 @@ def main() -> int:
     ap.add_argument("--keep", help="keep the run folders under this folder")
     ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "irgan.json"))
     args = ap.parse_args()
+    torch.set_flush_denormal(True)  # as the genzoo command does (README "Denormal floats")
     torch.set_num_threads(min(torch.get_num_threads(), 2))
     try:
         data = genzoo.load_data(args.data, data_dir=args.data_dir)

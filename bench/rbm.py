@@ -97,6 +97,7 @@ def main() -> int:
     ap.add_argument("--ais-betas", type=int, default=15000)
     ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "rbm.json"))
     args = ap.parse_args()
+    torch.set_flush_denormal(True)  # as the genzoo command does (README "Denormal floats")
     torch.set_num_threads(min(torch.get_num_threads(), 2))
     try:
         raw = genzoo.load_data("mnist", data_dir=args.data_dir)

@@ -120,6 +120,7 @@ def main() -> int:
     ap.add_argument("--reference-n", type=int, default=10000, help="test images for --reference")
     ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "robust.json"))
     args = ap.parse_args()
+    torch.set_flush_denormal(True)  # as the genzoo command does (README "Denormal floats")
     torch.set_num_threads(min(torch.get_num_threads(), 2))
     results = []
     with tempfile.TemporaryDirectory() as tmp:

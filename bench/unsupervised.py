@@ -449,6 +449,7 @@ def main() -> int:
     ap.add_argument("--minutes", type=float, default=9.0, help="stop starting new work after this long")
     ap.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data"))
     args = ap.parse_args()
+    torch.set_flush_denormal(True)  # as the genzoo command does (README "Denormal floats")
     torch.set_num_threads(min(2, torch.get_num_threads()))
     bench = Bench(args)
     for part in args.parts:
