@@ -17,6 +17,7 @@ from genzoo.data.imageset import Batch, DataSpec
 from genzoo.errors import ConfigError
 from genzoo.losses.likelihood import bernoulli_log_likelihood
 from genzoo.models.pixelcnn import causal_mask
+from genzoo.models.pixelrnn import skew, unskew
 from genzoo.training import TrainConfig, Trainer
 from tests.learning import SEED, record
 
@@ -75,6 +76,17 @@ def test_gated_pixelcnn_has_no_blind_spot_and_pixelcnn_has_one():
     assert float(gated[j, i]) > 1e-8
     # the plain network still sees the pixels that its 7x7 first layer covers, e.g. (3, 4)
     assert float(plain[3 * 8 + 4, i]) > 1e-8
+
+
+@pytest.mark.parametrize("h,w", [(3, 5), (5, 3), (4, 4)])
+def test_skew_moves_row_i_right_by_i_and_unskew_inverts_it(h, w):
+    x = torch.arange(1.0, 2 * h * w + 1).reshape(1, 2, h, w)
+    s = skew(x)
+    assert s.shape == (1, 2, h, w + h - 1)
+    for i in range(h):
+        assert torch.equal(s[:, :, i, i:i + w], x[:, :, i])
+        assert int((s[:, :, i] != 0).sum()) == 2 * w  # zeros everywhere else in the row
+    assert torch.equal(unskew(s, w), x)
 
 
 def test_one_diagonal_bilstm_layer_sees_every_earlier_pixel_but_one_and_a_row_lstm_does_not():
