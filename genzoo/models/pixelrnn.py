@@ -233,9 +233,9 @@ class DiagonalBiLSTMLayer(nn.Module):
         states = []
         for j, column_in in enumerate(gates_in.unbind(3)):  # unbind: see RowLSTMLayer.forward
             gates = column_in + F.conv1d(F.pad(state, (1, 0)), weight, bias, groups=2)
-            state, cell = lstm_cell(gates.view(2 * n, 4 * h, rows), cell.view(2 * n, h, rows))
-            state = state.view(n, 2 * h, rows) * inside[:, j]  # zero states off the image
-            cell = cell.view(n, 2 * h, rows) * inside[:, j]
+            state, cell = lstm_cell(gates.reshape(2 * n, 4 * h, rows), cell.reshape(2 * n, h, rows))  # any layout
+            state = state.reshape(n, 2 * h, rows) * inside[:, j]  # zero states off the image
+            cell = cell.reshape(n, 2 * h, rows) * inside[:, j]
             states.append(state)
         both = unskew(torch.stack(states, 3), cols)
         left, right = both[:, :h], both[:, h:].flip(3)
