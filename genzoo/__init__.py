@@ -35,7 +35,7 @@ def build(name: str, spec, seed: int | None = 0, **overrides):
 def train(model, data, out: str | None = None, eval_data=None, **train_settings):
     """Train `model` on `data` and write a run folder (with its report.html); returns the Trainer.
 
-    Trainer settings (`genzoo.training.TrainConfig`) start from the model's registered defaults, as
+    Trainer settings (`genzoo.training.TrainConfig`) start from the model's registered defaults for this data, as
     `genzoo train` does (`genzoo list MODEL` prints them); giving `steps` or `epochs` replaces both of the
     defaults' lengths. `eval_data` (e.g. the test split) is evaluated periodically and at the end.
     """
@@ -44,7 +44,7 @@ def train(model, data, out: str | None = None, eval_data=None, **train_settings)
     from genzoo.training import TrainConfig, Trainer
 
     try:
-        settings = dict(registry.get(model.name).train_defaults)
+        settings = registry.get(model.name).trainer_defaults(getattr(getattr(data, "spec", None), "name", ""))
     except (AttributeError, ConfigError):  # a model built outside the registry has no defaults
         settings = {}
     if "steps" in train_settings or "epochs" in train_settings:

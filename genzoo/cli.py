@@ -540,7 +540,8 @@ def cmd_list(args) -> int:
             print(f"  {name:<18} {tp:<22} {getattr(defaults, name)!r:<14} {help_}")
         if entry.train_defaults:
             print("\ntrainer defaults: " + _settings_text(entry.train_defaults))
-        for dataset, over in entry.dataset_defaults.items():
+        for dataset in dict.fromkeys([*entry.dataset_defaults, *entry.dataset_train_defaults]):
+            over = {**entry.dataset_defaults.get(dataset, {}), **entry.dataset_train_defaults.get(dataset, {})}
             print(f"defaults on {dataset} (instead of the above): {_settings_text(over)}")
         return 0
     rows = registry.entries()
@@ -596,7 +597,11 @@ def cmd_train(args) -> int:
     if args.lr is not None:
         for k in _lr_keys(entry):
             model_over[k] = args.lr
-    train_settings: dict[str, Any] = dict(entry.train_defaults)
+    from genzoo.config import coerce
+    from genzoo.data import DEFAULT_DATASET
+
+    data_name = args.data or DEFAULT_DATASET
+    train_settings: dict[str, Any] = entry.trainer_defaults(data_name)
     if args.epochs is not None or args.steps is not None:
         train_settings.pop("epochs", None)
         train_settings.pop("steps", None)
@@ -610,10 +615,7 @@ def cmd_train(args) -> int:
     if tcfg.epochs is None and tcfg.steps is None:
         tcfg = replace(tcfg, {"epochs": 1})
 
-    from genzoo.config import coerce
-    from genzoo.data import DEFAULT_DATASET
-
-    data_args: dict[str, Any] = {"name": args.data or DEFAULT_DATASET}
+    data_args: dict[str, Any] = {"name": data_name}
     if args.data_dir:
         data_args["data_dir"] = str(Path(args.data_dir).expanduser().resolve())
     for k, v in data_over.items():
@@ -631,6 +633,8 @@ def cmd_train(args) -> int:
             out = dist.gather_objects(out)[0]
     model = registry.build(entry.name, data.spec, model_over, seed=tcfg.seed)
     dataset_defaults = {k: v for k, v in entry.dataset_defaults.get(data.spec.name, {}).items() if k not in model_over}
+    dataset_defaults.update({k: v for k, v in entry.dataset_train_defaults.get(data_name, {}).items()
+                             if getattr(tcfg, k) == v})  # the trainer's, where the user's flags left them
     if dataset_defaults:
         _print(f"{entry.name}'s defaults on {data.spec.name}: {_settings_text(dataset_defaults)} "
                f"(`genzoo list {entry.name}`; --set KEY=VALUE overrides)")

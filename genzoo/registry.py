@@ -6,7 +6,8 @@ other config defaults, registered with `register_preset`. `genzoo list` prints t
 A model's best defaults can differ between datasets (a GAN tuned on MNIST digits is not the best one on colour
 photographs), so an entry may also carry per-dataset defaults (`dataset_defaults`, set with
 `set_dataset_defaults`): config overrides applied on top of the preset when the model is built for data of that
-name, and below the user's own overrides. A run folder records the resolved config, so a resumed or reloaded
+name, and below the user's own overrides, and likewise trainer settings (`dataset_train_defaults`: a recipe's batch
+size and length) on top of `train_defaults`. A run folder records the resolved config, so a resumed or reloaded
 run never depends on them.
 """
 
@@ -35,11 +36,20 @@ class Entry:
     train_defaults: dict[str, Any] = field(default_factory=dict)
     # dataset name -> config overrides for that data (on top of `preset`)
     dataset_defaults: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # dataset name -> trainer settings for that data (on top of `train_defaults`: a recipe's batch size, length)
+    dataset_train_defaults: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def default_config(self, dataset: str = ""):
         """The config this entry builds with by default, for data named `dataset` ("": no dataset's defaults)."""
         return replace(self.config_cls(), {**self.preset, **self.dataset_defaults.get(dataset, {})},
                        what=f"{self.name} config" + (f" for {dataset}" if dataset in self.dataset_defaults else ""))
+
+    def trainer_defaults(self, dataset: str = "") -> dict[str, Any]:
+        """The trainer settings this entry trains with by default on data named `dataset`."""
+        over = self.dataset_train_defaults.get(dataset, {})
+        base = {k: v for k, v in self.train_defaults.items()
+                if not ({"steps", "epochs"} & over.keys() and k in ("steps", "epochs"))}  # a length replaces both
+        return {**base, **over}
 
 
 _REGISTRY: dict[str, Entry] = {}
@@ -106,13 +116,17 @@ def entries() -> list[Entry]:
     return list(_REGISTRY.values())
 
 
-def set_dataset_defaults(name: str, datasets: tuple[str, ...], overrides: dict[str, Any]) -> None:
-    """Give model `name` other config defaults on the named datasets (see the module docstring). A preset
-    registered from `name` does not inherit them: each set is measured for one preset."""
+def set_dataset_defaults(name: str, datasets: tuple[str, ...], overrides: dict[str, Any],
+                         train: dict[str, Any] | None = None) -> None:
+    """Give model `name` other config defaults (and, with `train`, other trainer defaults) on the named datasets
+    (see the module docstring). A preset registered from `name` does not inherit them: each set is measured for
+    one preset. (The trainer settings are checked by the tests: the registry sits below the trainer.)"""
     entry = get(name)
     replace(entry.config_cls(), {**entry.preset, **overrides}, what=f"{name} defaults for {datasets[0]}")  # valid now
     for d in datasets:
         entry.dataset_defaults[d] = dict(overrides)
+        if train:
+            entry.dataset_train_defaults[d] = dict(train)
 
 
 def make_config(name: str, overrides: dict[str, Any] | None = None, dataset: str = ""):

@@ -3,9 +3,11 @@ from typing import Literal
 
 import pytest
 
+import genzoo
 from genzoo import registry
 from genzoo.config import check_bounds, coerce, field, from_dict, parse_assignments, replace, to_dict
 from genzoo.errors import ConfigError
+from genzoo.training import TrainConfig
 
 
 @dataclass
@@ -95,17 +97,21 @@ def test_every_default_config_is_inside_its_bounds(entry):
     check_bounds(entry.default_config())
     for dataset in entry.dataset_defaults:
         check_bounds(entry.default_config(dataset))
+    for dataset in ["", *entry.dataset_train_defaults]:  # the registry cannot check these when they are set
+        check_bounds(replace(TrainConfig(), entry.trainer_defaults(dataset), what="trainer"))
 
 
 @pytest.fixture
 def dcgan_without_dataset_defaults():
     """dcgan's registry entry with its per-dataset defaults emptied for the test and restored after it."""
     entry = registry.get("dcgan")
-    saved = dict(entry.dataset_defaults)
+    saved = dict(entry.dataset_defaults), dict(entry.dataset_train_defaults)
     entry.dataset_defaults.clear()
+    entry.dataset_train_defaults.clear()
     yield entry
-    entry.dataset_defaults.clear()
-    entry.dataset_defaults.update(saved)
+    for held, kept in zip((entry.dataset_defaults, entry.dataset_train_defaults), saved):
+        held.clear()
+        held.update(kept)
 
 
 def test_dataset_defaults_apply_on_that_data_only_and_yield_to_the_users_overrides(dcgan_without_dataset_defaults,
@@ -132,6 +138,33 @@ def test_dataset_defaults_apply_on_that_data_only_and_yield_to_the_users_overrid
 
     saved = json.loads((tmp_path / "run" / "config.json").read_text())["model_config"]
     assert (saved["d_norm"], saved["spectral_norm"]) == ("none", False)  # the run keeps what it was built with
+
+
+def test_dataset_trainer_defaults_apply_on_that_data_only_and_yield_to_the_users_flags(
+        dcgan_without_dataset_defaults, mini, cli, tmp_path):
+    import json
+
+    entry = dcgan_without_dataset_defaults
+    registry.set_dataset_defaults("dcgan", ("mnist-mini",), {}, train={"batch_size": 16, "steps": 2})
+    assert entry.trainer_defaults("mnist-mini") == {**entry.train_defaults, "batch_size": 16, "steps": 2}
+    assert entry.trainer_defaults("fashion-mnist") == entry.train_defaults
+    registry.set_dataset_defaults("dcgan", ("mnist-mini",), {}, train={"epochs": 1})
+    assert "steps" not in entry.trainer_defaults("mnist-mini")  # a length replaces the other length
+    registry.set_dataset_defaults("dcgan", ("mnist-mini",), {}, train={"batch_size": 16, "steps": 2})
+    assert "defaults on mnist-mini (instead of the above): batch_size=16, steps=2" in cli("list", "dcgan",
+                                                                                          check=True).stdout
+    r = cli("train", "dcgan", "--data", "mnist-mini", "--quiet", "--set", "eval_samples=200", "--out",
+            str(tmp_path / "a"), check=True)
+    assert "dcgan's defaults on mnist-mini: batch_size=16, steps=2 (" in r.stdout
+    saved = json.loads((tmp_path / "a" / "config.json").read_text())["train"]
+    assert (saved["batch_size"], saved["steps"]) == (16, 2)
+    cli("train", "dcgan", "--data", "mnist-mini", "--quiet", "--batch-size", "8", "--steps", "1", "--set",
+        "eval_samples=200", "--out", str(tmp_path / "b"), check=True)
+    saved = json.loads((tmp_path / "b" / "config.json").read_text())["train"]
+    assert (saved["batch_size"], saved["steps"]) == (8, 1)
+    model = genzoo.build("dcgan", mini.spec, seed=0)
+    trainer = genzoo.train(model, mini, out=str(tmp_path / "c"), progress=False, eval_samples=200)
+    assert (trainer.cfg.batch_size, trainer.cfg.steps) == (16, 2)  # the Python API reads them too
 
 
 def test_dataset_defaults_are_checked_when_set(dcgan_without_dataset_defaults):
