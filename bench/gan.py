@@ -24,7 +24,8 @@ class-histogram KL (and conditional accuracy for class-conditional models) of 10
 split in that dataset's domain features, beside the floor (10,000 real training images scored the same way) and
 `dcgan` at the same budget (FID ratio). Each run keeps a grid of 64 samples
 (bench/results/gan-table/DATA/MODEL-Mmin-sS.png); `--figure` writes one labelled row of samples per model to
-docs/gan-table-DATA-Mmin.png (`--figure NAME`: docs/NAME-DATA-Mmin.png). Writes bench/results/gan_table.json.
+docs/gan-table-DATA-Mmin.png (`--figure NAME`: docs/NAME-DATA-Mmin.png). `--set MODEL:KEY=VALUE` trains MODEL
+with an override, as a row of its own (`sngan+betas=0,0.99`). Writes bench/results/gan_table.json.
 
 budget: the headline comparison. genzoo's DCGAN and the plain loop above train the same networks for
 the same wall-clock budget; the samples of each are scored the same way. Writes bench/results/gan_budget.json.
@@ -34,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import time
 from pathlib import Path
@@ -204,6 +206,11 @@ def parse_sets(items: list[str]) -> dict[str, dict[str, str]]:
     return overrides
 
 
+def run_label(name: str, sets: dict[str, str]) -> str:
+    """The model and its overrides, e.g. `sngan+betas=0,0.99`: an overridden run is a row (and a key) of its own."""
+    return name + "".join(f"+{k}={v}" for k, v in sets.items())
+
+
 def budget_config(name: str, minutes: float, seed: int, log_every: int) -> TrainConfig:
     """Model `name`'s registered trainer defaults, run for `minutes` of training-step time (no evaluation or grids
     on the way: the bench scores the end)."""
@@ -238,11 +245,13 @@ def table(args) -> None:
             _write("gan_table.json", results)
         for name in args.models.split(","):
             for seed in map(int, args.seeds.split(",")):
-                key = f"{data}/{name}@{args.minutes:g}min/s{seed}"
+                sets = overrides.get(name, {})
+                label = run_label(name, sets)
+                key = f"{data}/{label}@{args.minutes:g}min/s{seed}"
                 if key in results and not args.force:
                     continue
-                sets = overrides.get(name, {})
-                run = RESULTS / "gan-table" / data / f"{name}-{args.minutes:g}min-s{seed}"
+                folder = re.sub(r"[^\w.+=-]", "_", label)  # a file name: `betas=0,0.99` -> `betas=0_0.99`
+                run = RESULTS / "gan-table" / data / f"{folder}-{args.minutes:g}min-s{seed}"
                 if run.exists():  # a run that never reached the JSON (killed), or one --force trains again
                     shutil.rmtree(run)
                 model, summary = train_at_budget(name, train, sets, args.minutes, seed, run, log_every=500)
@@ -257,7 +266,8 @@ def table(args) -> None:
                 print(key, json.dumps(results[key]), flush=True)
                 _write("gan_table.json", results)
         if args.figure:
-            table_figure(results, data, args.minutes, args.models.split(","), args.figure)
+            labels = [run_label(name, overrides.get(name, {})) for name in args.models.split(",")]
+            table_figure(results, data, args.minutes, labels, args.figure)
     print_table(results, args.minutes)
 
 
@@ -286,7 +296,8 @@ def print_table(results: dict, minutes: float) -> None:
         ref = [r["fid"] for r in rows if r["model"] == "dcgan"]
         for r in rows:
             ratio = f"{r['fid'] / np.mean(ref):.2f}" if ref and "seed" in r else ""
-            print(f"| {data} | {r['model']} | {r.get('seed', '')} | {r.get('steps', '')} | {r['fid']:.2f} | "
+            label = r["model"] + "".join(f" {k}={v}" for k, v in r.get("sets", {}).items())
+            print(f"| {data} | {label} | {r.get('seed', '')} | {r.get('steps', '')} | {r['fid']:.2f} | "
                   f"{r['kid'] * 1000:.2f} | {r['precision']:.3f} | {r['recall']:.3f} | "
                   f"{r.get('class_kl', float('nan')):.3f} | {r.get('cond_accuracy', float('nan')):.3f} | {ratio} |")
 
