@@ -296,7 +296,7 @@ def print_table(results: dict, minutes: float) -> None:
         ref = [r["fid"] for r in rows if r["model"] == "dcgan"]
         for r in rows:
             ratio = f"{r['fid'] / np.mean(ref):.2f}" if ref and "seed" in r else ""
-            label = r["model"] + "".join(f" {k}={v}" for k, v in r.get("sets", {}).items())
+            label = run_label(r["model"], r.get("sets", {}))
             print(f"| {data} | {label} | {r.get('seed', '')} | {r.get('steps', '')} | {r['fid']:.2f} | "
                   f"{r['kid'] * 1000:.2f} | {r['precision']:.3f} | {r['recall']:.3f} | "
                   f"{r.get('class_kl', float('nan')):.3f} | {r.get('cond_accuracy', float('nan')):.3f} | {ratio} |")

@@ -47,10 +47,7 @@ def train(model, data, out: str | None = None, eval_data=None, **train_settings)
         settings = registry.get(model.name).trainer_defaults(getattr(getattr(data, "spec", None), "name", ""))
     except (AttributeError, ConfigError):  # a model built outside the registry has no defaults
         settings = {}
-    if "steps" in train_settings or "epochs" in train_settings:
-        settings.pop("steps", None)
-        settings.pop("epochs", None)
-    settings.update(train_settings)
+    settings = registry.with_settings(settings, train_settings)
     trainer = Trainer(model, data, replace(TrainConfig(), settings, what="trainer"), run_dir=out, eval_data=eval_data)
     summary = trainer.fit()
     if out is not None and summary["status"] != "interrupted" and trainer.dist.is_main:

@@ -601,13 +601,9 @@ def cmd_train(args) -> int:
     from genzoo.data import DEFAULT_DATASET
 
     data_name = args.data or DEFAULT_DATASET
-    train_settings: dict[str, Any] = entry.trainer_defaults(data_name)
-    if args.epochs is not None or args.steps is not None:
-        train_settings.pop("epochs", None)
-        train_settings.pop("steps", None)
-    for key in ("epochs", "steps", "batch_size", "seed", "device", "precision", "compile"):
-        if getattr(args, key) is not None:
-            train_settings[key] = getattr(args, key)
+    flags = {key: getattr(args, key) for key in ("epochs", "steps", "batch_size", "seed", "device", "precision",
+                                                 "compile") if getattr(args, key) is not None}
+    train_settings: dict[str, Any] = registry.with_settings(entry.trainer_defaults(data_name), flags)
     if args.quiet:
         train_settings["progress"] = False
     train_settings.update(train_over)

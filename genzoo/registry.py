@@ -46,10 +46,14 @@ class Entry:
 
     def trainer_defaults(self, dataset: str = "") -> dict[str, Any]:
         """The trainer settings this entry trains with by default on data named `dataset`."""
-        over = self.dataset_train_defaults.get(dataset, {})
-        base = {k: v for k, v in self.train_defaults.items()
-                if not ({"steps", "epochs"} & over.keys() and k in ("steps", "epochs"))}  # a length replaces both
-        return {**base, **over}
+        return with_settings(self.train_defaults, self.dataset_train_defaults.get(dataset, {}))
+
+
+def with_settings(defaults: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
+    """Trainer `settings` over `defaults`, where a length given (`steps` or `epochs`) replaces both default lengths."""
+    if {"steps", "epochs"} & settings.keys():
+        defaults = {k: v for k, v in defaults.items() if k not in ("steps", "epochs")}
+    return {**defaults, **settings}
 
 
 _REGISTRY: dict[str, Entry] = {}

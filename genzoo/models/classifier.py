@@ -577,9 +577,9 @@ register_preset(
             "weight_decay": 0.00133, "schedule": "triangle", "warmup": 0.23, "bias_lr_scale": 64.0,
             "label_smoothing": 0.2, "crop_pad": 2, "lookahead": 0.95 ** 5, "head_scale": 1 / 9, "dropout": 0.0},
     train_defaults={"epochs": 10, "batch_size": 1024, "precision": "bf16"})
-# Fashion-MNIST's recipe (bench/classifier.py, 2-core AMD EPYC, bf16): a narrower net at half the batch for 12 epochs
-# (width 64 at batch 1024 takes ~3x as long per epoch), and 1-pixel translations, not 2: on these 28x28 items
-# centred on black, 3 seeds gave 94.60 / 94.37 / 94.54% (mean 94.50) against 94.38 / 94.18 / 94.32 with 2.
+# Fashion-MNIST's recipe (bench/classifier.py's training loop, 2-core AMD EPYC, bf16): a narrower net at half the
+# batch for 12 epochs (width 64 at batch 1024 takes ~3x as long per epoch), and 1-pixel translations, not 2: on these
+# 28x28 items centred on black, 3 seeds gave 94.60 / 94.37 / 94.54% (mean 94.50) against 94.38 / 94.18 / 94.32 with 2.
 set_dataset_defaults("classifier-airbench", ("fashion-mnist",), {"width": 24, "lr": 0.75, "crop_pad": 1},
                      train={"batch_size": 512, "epochs": 12})
 
