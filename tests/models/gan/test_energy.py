@@ -95,6 +95,20 @@ def test_began_k_follows_its_control_law_and_m_is_logged():
         assert_close(logs["loss_d"], real - k_before * fake, rtol=1e-4, atol=1e-5)
 
 
+def test_began_on_cifar_scores_each_sample_on_its_own():
+    """began's CIFAR default d_norm=layer: an image's energy in training mode does not depend on the rest of its
+    batch, as it does with batchnorm (whose statistics couple the samples). On MNIST the default stays batchnorm."""
+    spec = genzoo.data.DataSpec(3, 32, 32, 10)
+    x = torch.rand(8, 3, 32, 32, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    mates = torch.cat([x[:1], x[1:].flip(-1) * 0.2])  # the same first image among other batch-mates
+    for norm, coupled in (("batch", True), ("layer", False)):
+        d = genzoo.build("began", spec, seed=0, **{**TINY, "d_norm": norm}).D.train()
+        with torch.no_grad():
+            assert (not torch.allclose(d(x)[0][0], d(mates)[0][0], atol=1e-6)) == coupled, norm
+    entry = genzoo.registry.get("began")
+    assert entry.default_config("cifar10-jpeg").d_norm == "layer" and entry.default_config("mnist").d_norm == "batch"
+
+
 def test_config_errors():
     with pytest.raises(ConfigError, match="n_critic=1"):
         tiny("began", n_critic=2)
