@@ -136,6 +136,10 @@ def test_coarse_discriminator_sees_the_batchs_spread_by_default():
         d = model.levels[0].D.eval()
         with torch.no_grad():
             assert torch.allclose(d(x)[0][0], d(other)[0][0]) != on
+    fine = tiny().levels[1].D.eval()  # (h, l) pairs at 14x14: 2 planes
+    pairs = torch.rand(8, 2, 14, 14, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        assert torch.allclose(fine(pairs)[0][0], fine(torch.cat([pairs[:1], pairs[1:] * 0.1]))[0][0])
     assert tiny().cfg.betas == (0.0, 0.99)  # the defaults measured in the module doc
 
 
@@ -222,8 +226,9 @@ def test_lapgan_learns_the_look_of_mnist_at_every_scale(mini):
     Trainer(model, data, cfg).fit()
     mean, dark, bright, band = stats()
     record(mean=mean, dark=dark, bright=bright, band_ratio=band / real_band)
-    # measured mean -0.759..-0.408, dark 0.599..0.847, bright 0.013..0.151, band_ratio 0.578..1.022 (seeds 0-4 native
-    # (AVX-512) and avx2 on one thread, seeds 0 and 3 native on two: the thread count moves the figures as much);
+    # defaults before 2026-12-04: measured mean -0.759..-0.408, dark 0.599..0.847, bright 0.013..0.151, band_ratio
+    # 0.578..1.022 (seeds 0-4 native (AVX-512) and avx2 on one thread, seeds 0 and 3 native on two: the thread count
+    # moves the figures as much);
     # untrained: |mean| < 0.1, dark and bright 0.000, band_ratio ~0.01; real digits -0.74, 0.84, 0.11, band_ratio 1.
     # With the defaults of 2026-12-04 (betas 0, 0.99, coarse minibatch std): mean -0.731..-0.619, dark 0.746..0.834,
     # bright 0.038..0.065, band_ratio 0.652..0.841 (seeds 0-4, native AVX-512 and avx2 at one thread, 2-core EPYC)
