@@ -4,7 +4,7 @@
     python bench/gan.py presets [--minutes 3] [--models gan,dcgan,...]   (full MNIST from ../shared/data)
     python bench/gan.py budget [--minutes 5]
     python bench/gan.py table  --data mnist,fashion-mnist,cifar10-jpeg --models dcgan,lapgan,progan,ebgan,began
-                               --minutes 10 [--seeds 0] [--set MODEL:KEY=VALUE ...] [--figure [NAME]]
+                               --minutes 10 [--seeds 0] [--set MODEL:KEY=VALUE ...] [--image-size N] [--figure [NAME]]
 
 speed: images/s of one DCGAN training step at batch 64 on MNIST 28x28 and 32x32 (bilinear resize),
 (a) driven by genzoo's Trainer (in-memory uint8 batches, no per-step host syncs, channels_last,
@@ -25,7 +25,9 @@ split in that dataset's domain features, beside the floor (10,000 real training 
 `dcgan` at the same budget (FID ratio). Each run keeps a grid of 64 samples
 (bench/results/gan-table/DATA/MODEL-Mmin-sS.png); `--figure` writes one labelled row of samples per model to
 docs/gan-table-DATA-Mmin.png (`--figure NAME`: docs/NAME-DATA-Mmin.png). `--set MODEL:KEY=VALUE` trains MODEL
-with an override, as a row of its own (`sngan+betas=0,0.99`). Writes bench/results/gan_table.json.
+with an override, as a row of its own (`sngan+betas=0,0.99`). `--image-size N` trains on the training split resized
+to NxN (e.g. `progan` at 64x64 on MNIST, a row `progan@64px`); the samples are scored as every row is, resized by the
+feature network to its input size against the test split at its own size. Writes bench/results/gan_table.json.
 
 budget: the headline comparison. genzoo's DCGAN and the plain loop above train the same networks for
 the same wall-clock budget; the samples of each are scored the same way. Writes bench/results/gan_budget.json.
@@ -206,9 +208,10 @@ def parse_sets(items: list[str]) -> dict[str, dict[str, str]]:
     return overrides
 
 
-def run_label(name: str, sets: dict[str, str]) -> str:
-    """The model and its overrides, e.g. `sngan+betas=0,0.99`: an overridden run is a row (and a key) of its own."""
-    return name + "".join(f"+{k}={v}" for k, v in sets.items())
+def run_label(name: str, sets: dict[str, str], image_size: int | None = None) -> str:
+    """The model, its overrides and the training size if not the data's own, e.g. `sngan+betas=0,0.99` or
+    `progan@64px`: an overridden or resized run is a row (and a key) of its own."""
+    return name + "".join(f"+{k}={v}" for k, v in sets.items()) + (f"@{image_size}px" if image_size else "")
 
 
 def budget_config(name: str, minutes: float, seed: int, log_every: int) -> TrainConfig:
@@ -237,16 +240,18 @@ def table(args) -> None:
     metrics = "fid,kid,pr,cls"
     for data in args.data.split(","):
         train = genzoo.load_data(data, data_dir=args.data_dir)
-        test = genzoo.load_data(data, split="test", data_dir=args.data_dir)
+        test = genzoo.load_data(data, split="test", data_dir=args.data_dir)  # scored at its own size
         if f"{data}/floor" not in results:
             pick = torch.randperm(len(train), generator=torch.Generator().manual_seed(0))[:args.n]
             results[f"{data}/floor"] = {"data": data, "model": "floor", **evaluate_images(train.images[pick], test,
                                                                                         metrics=metrics)}
             _write("gan_table.json", results)
+        if args.image_size:
+            train = genzoo.load_data(data, data_dir=args.data_dir, image_size=args.image_size)
         for name in args.models.split(","):
             for seed in map(int, args.seeds.split(",")):
                 sets = overrides.get(name, {})
-                label = run_label(name, sets)
+                label = run_label(name, sets, args.image_size)
                 key = f"{data}/{label}@{args.minutes:g}min/s{seed}"
                 if key in results and not args.force:
                     continue
@@ -261,13 +266,15 @@ def table(args) -> None:
                 torch.save(shown, run / "shown.pt")  # the grid's images, for the figure
                 grid = save_grid(shown, run.parent / f"{run.name}.png", nrow=8)
                 results[key] = {"data": data, "model": name, "seed": seed, "minutes": args.minutes, "sets": sets,
+                                "image_size": args.image_size,
                                 "steps": summary["step"], "images_per_s": summary["images_per_s"], **res,
                                 "run": str(run), "grid": str(grid)}
                 print(key, json.dumps(results[key]), flush=True)
                 _write("gan_table.json", results)
         if args.figure:
-            labels = [run_label(name, overrides.get(name, {})) for name in args.models.split(",")]
-            table_figure(results, data, args.minutes, labels, args.figure)
+            labels = [run_label(name, overrides.get(name, {}), args.image_size) for name in args.models.split(",")]
+            table_figure(results, data, args.minutes, labels,
+                         args.figure + (f"-{args.image_size}px" if args.image_size else ""))
     print_table(results, args.minutes)
 
 
@@ -296,7 +303,7 @@ def print_table(results: dict, minutes: float) -> None:
         ref = [r["fid"] for r in rows if r["model"] == "dcgan"]
         for r in rows:
             ratio = f"{r['fid'] / np.mean(ref):.2f}" if ref and "seed" in r else ""
-            label = run_label(r["model"], r.get("sets", {}))
+            label = run_label(r["model"], r.get("sets", {}), r.get("image_size"))
             print(f"| {data} | {label} | {r.get('seed', '')} | {r.get('steps', '')} | {r['fid']:.2f} | "
                   f"{r['kid'] * 1000:.2f} | {r['precision']:.3f} | {r['recall']:.3f} | "
                   f"{r.get('class_kl', float('nan')):.3f} | {r.get('cond_accuracy', float('nan')):.3f} | {ratio} |")
@@ -371,6 +378,7 @@ def main() -> None:
     t.add_argument("--minutes", type=float, default=10.0)
     t.add_argument("--seeds", default="0")
     t.add_argument("--n", type=int, default=10000, help="samples scored")
+    t.add_argument("--image-size", type=int, default=None, help="train on the data resized to NxN (a row MODEL@Npx)")
     t.add_argument("--set", action="append", default=[], help="MODEL:KEY=VALUE, a config override (repeatable)")
     t.add_argument("--figure", nargs="?", const="gan-table", default=None, metavar="NAME",
                    help="also write docs/NAME-DATA-Mmin.png (NAME: gan-table)")
