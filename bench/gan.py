@@ -246,8 +246,8 @@ def table(args) -> None:
             results[f"{data}/floor"] = {"data": data, "model": "floor", **evaluate_images(train.images[pick], test,
                                                                                         metrics=metrics)}
             _write("gan_table.json", results)
-        if args.image_size:
-            train = genzoo.load_data(data, data_dir=args.data_dir, image_size=args.image_size)
+        if args.image_size:  # the floor above stays real images at their own size
+            train = resize(train, args.image_size)
         for name in args.models.split(","):
             for seed in map(int, args.seeds.split(",")):
                 sets = overrides.get(name, {})
