@@ -272,9 +272,11 @@ class ImageSet:
         return torch.randperm(len(self), generator=g)
 
     def batches(self, batch_size: int, seed: int = 0, epoch: int = 0, start: int = 0,
-                rank: int = 0, world_size: int = 1) -> Iterator[tuple[torch.Tensor, ...]]:
+                rank: int = 0, world_size: int = 1, with_index: bool = False) -> Iterator[tuple[torch.Tensor, ...]]:
         """Yield (images uint8, labels | None, attrs | None, sources uint8 | None, captions | None) for one epoch,
         from batch `start` on; captions: one of each image's K captions (B x L ids), picked at random per epoch.
+        With `with_index` a sixth item follows: the images' indices in this set (for augmentations that are a
+        function of the image and the epoch, such as airbench's alternating flip).
 
         Incomplete final batches are dropped (fixed steps per epoch keeps resume arithmetic exact and
         batchnorm away from tiny batches). With `world_size` > 1 each rank gets a disjoint shard. Unpaired
@@ -293,11 +295,12 @@ class ImageSet:
         for i in range(start, steps):
             sl = slice(i * batch_size, (i + 1) * batch_size)
             idx = order[sl]
-            yield (self.images[idx],
-                   None if self.labels is None else self.labels[idx],
-                   None if self.attrs is None else self.attrs[idx],
-                   None if self.sources is None else self.sources[src_order[sl]],
-                   None if text is None else text[idx])
+            batch = (self.images[idx],
+                     None if self.labels is None else self.labels[idx],
+                     None if self.attrs is None else self.attrs[idx],
+                     None if self.sources is None else self.sources[src_order[sl]],
+                     None if text is None else text[idx])
+            yield (*batch, idx) if with_index else batch
 
     def iter_ordered(self, batch_size: int) -> Iterator[tuple[torch.Tensor, ...]]:
         """All images in stored order (for evaluation), last batch possibly smaller."""

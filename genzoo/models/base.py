@@ -95,6 +95,11 @@ class Model(nn.Module):
         """Training-time augmentation of a uint8 batch (identity by default)."""
         return images
 
+    def augment_indexed(self, images: torch.Tensor, index: torch.Tensor, epoch: int) -> torch.Tensor:
+        """What the Trainer calls: `augment`, told also the images' indices in the training set and the epoch, for
+        augmentations that depend on them (the classifier's alternating flip). By default `augment(images)`."""
+        return self.augment(images)
+
     def phase(self, step: int, batch_size: int) -> str | None:
         """The name of the training phase that step `step` (0-based, at this batch size) belongs to, or None for a
         model without phases (the default). A pure function of its arguments; when a phase ends (and at the end of

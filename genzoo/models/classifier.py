@@ -17,10 +17,13 @@ identity-initialised convs and batchnorms without a learned scale, global max-po
 by 1/9. Its recipe is the `classifier-airbench` preset: batch 1024, Nesterov SGD (momentum 0.85) with a triangular
 schedule, a 64x learning rate for batchnorm biases, label smoothing 0.2, flips and 2-pixel translations, Lookahead
 (every 5 steps the weights move to a slow copy that follows them with a decay ramping up as t^3 to 0.95^5, and the
-run ends on the slow weights), and test-time augmentation over flips and 1-pixel translations. Deviations: random
-flips instead of its alternating ones, zero instead of reflection padding, the whitening bias trained throughout
-(airbench freezes it after 3 epochs), batchnorm biases without weight decay, batchnorm epsilon 1e-5 instead of 1e-12
-(`bn_eps`: on digits some channel can be constant over a batch and 1e-12 then blows the gradients up), bf16 on CPU.
+run ends on the slow weights), and test-time augmentation over flips and 1-pixel translations. Deviations, the
+first four with a config key that restores airbench's choice (not yet the preset's: not yet measured here): random
+flips instead of its alternating ones (`hflip_schedule=alternating`), black instead of reflection padding
+(`crop_border=reflect`), the whitening bias trained throughout (airbench freezes it after 3 epochs:
+`whiten_bias_until=0.3`), batchnorm biases without weight decay (`decay_biases=true`), batchnorm epsilon 1e-5
+instead of 1e-12 (`bn_eps`: on digits some channel can be constant over a batch and 1e-12 then blows the gradients
+up), bf16 on CPU.
 `optimizer=muon` is airbench94_muon's optimizer (Muon for the conv filters, Nesterov SGD for biases and head);
 that script divides the logits by 256 where this net multiplies them by `head_scale`, so its head learning rate
 maps to ours by the square of the ratio of the two scales (see `Muon`).
@@ -41,7 +44,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from genzoo.config import ConfigError, field
-from genzoo.data.augment import random_crop, random_cutout, random_hflip
+from genzoo.data.augment import alternating_hflip, random_crop, random_cutout, random_hflip
 from genzoo.data.imageset import USE_LABELLED_DATA, DataSpec
 from genzoo.models.adversarial import AdversarialTraining
 from genzoo.models.base import Model
@@ -67,7 +70,9 @@ class ClassifierConfig:
     muon_momentum: float = field(0.6, "muon: Nesterov momentum of the conv filters", ge=0, lt=1)
     lr: float = field(0.1, "peak learning rate", gt=0)
     momentum: float = field(0.9, "SGD momentum / Adam beta1", ge=0, lt=1)
-    weight_decay: float = field(5e-4, "L2 weight decay (not applied to batchnorm and biases)", ge=0)
+    weight_decay: float = field(5e-4, "L2 weight decay (on biases and batchnorm too only with decay_biases)", ge=0)
+    decay_biases: bool = field(False, "decay biases and batchnorm shifts too, by as much per step as the weights "
+                                      "(airbench94: their weight decay divided by bias_lr_scale)")
     schedule: Literal["onecycle", "triangle", "cosine", "constant"] = field(
         "onecycle", "learning-rate schedule (triangle: airbench's, 0.2 -> 1 over the warmup, then down to 0.07)")
     bias_lr_scale: float = field(1.0, "learning-rate multiplier for batchnorm biases (airbench: 64; with "
@@ -77,11 +82,19 @@ class ClassifierConfig:
     warmup: float = field(0.2, "onecycle: fraction of training spent raising the learning rate", ge=0, le=1)
     label_smoothing: float = field(0.1, "cross-entropy label smoothing", ge=0, lt=1)
     crop_pad: int = field(2, "random translation of up to this many pixels (0 = off)", ge=0)
+    crop_border: Literal["black", "reflect"] = field(
+        "black", "what a translation moves in at the border: black, or the image mirrored (airbench94's)")
+    whiten_bias_until: float = field(1.0, "airbench: train the whitening conv's bias for this fraction of the "
+                                          "steps, then freeze it (airbench94: its first 3 of 9.9 epochs, 0.3)",
+                                     ge=0, le=1)
     bn_eps: float = field(1e-5, "airbench: batchnorm's epsilon (airbench94: 1e-12, which blows up on digits, where "
                                 "a channel can be constant over a batch)", gt=0)
     cutout: int = field(0, "black out a random square of this side in every training image (DeVries & Taylor 2017; "
                            "0 = off)", ge=0)
     hflip: Literal["auto", "on", "off"] = field("auto", "random horizontal flips; auto = where labels allow")
+    hflip_schedule: Literal["random", "alternating"] = field(
+        "random", "random: each image flipped with probability 1/2 in every epoch; alternating: airbench94's, a "
+                  "fixed half of the images flipped in even epochs, the other half in odd ones")
     tta: Literal["auto", "none", "flip", "shift", "flip-shift"] = field(
         "auto", "test-time augmentation: flip (mirror), shift (1-pixel translations), flip-shift (airbench's 6 "
         "views: mirror x {none, up-left, down-right}); auto = flip (flip-shift for the airbench net) where "
@@ -359,6 +372,9 @@ class Classifier(AdversarialTraining, Model):
         else:
             self.net = FastNet(spec.channels, outputs, cfg.width, cfg.convs_per_stage, cfg.dropout,
                                cfg.head_scale)
+        if cfg.crop_border == "reflect" and cfg.crop_pad >= min(spec.height, spec.width):
+            raise ConfigError(f"crop_border=reflect mirrors the image into a {cfg.crop_pad}-pixel border, which needs "
+                              f"images wider than that; got {spec.height}x{spec.width}: lower crop_pad")
         self.lookahead = Lookahead(self.net) if cfg.lookahead else None
         self.use_hflip = cfg.hflip == "on" or (cfg.hflip == "auto" and spec.hflip_ok)
         if cfg.adv != "none" and cfg.target == "attrs":
@@ -421,14 +437,23 @@ class Classifier(AdversarialTraining, Model):
         return (logits > 0).long() if self.cfg.target == "attrs" else logits.argmax(1)
 
     # ---- training -------------------------------------------------------------------------------
-    def augment(self, images: torch.Tensor) -> torch.Tensor:
+    def augment(self, images: torch.Tensor, index: torch.Tensor | None = None, epoch: int = 0) -> torch.Tensor:
+        """Translations, flips and cutout of a uint8 batch; the alternating flip needs the images' `index` in the
+        training set and the `epoch` (without them it falls back to random flips)."""
         if self.cfg.crop_pad:
-            images = random_crop(images, self.cfg.crop_pad)
+            images = random_crop(images, self.cfg.crop_pad,
+                                 mode="reflect" if self.cfg.crop_border == "reflect" else "constant")
         if self.use_hflip:
-            images = random_hflip(images)
+            if self.cfg.hflip_schedule == "alternating" and index is not None:
+                images = alternating_hflip(images, index, epoch)
+            else:
+                images = random_hflip(images)
         if self.cfg.cutout:
             images = random_cutout(images, self.cfg.cutout)
         return images
+
+    def augment_indexed(self, images: torch.Tensor, index: torch.Tensor, epoch: int) -> torch.Tensor:
+        return self.augment(images, index, epoch)
 
     def attach_data(self, data) -> None:
         """airbench: whiten the first conv on (up to) 5000 training images, as airbench94 does."""
@@ -448,10 +473,11 @@ class Classifier(AdversarialTraining, Model):
         filters = [p for p in trainable if p.dim() == 4] if muon else []
         decay = [p for p in trainable if p.dim() > 1 and not (muon and p.dim() == 4)]
         no_decay = [p for p in trainable if p.dim() <= 1 and (cfg.bias_lr_scale == 1 or id(p) not in scaled)]
-        groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-        if cfg.bias_lr_scale != 1:
-            groups.append({"params": [p for p in trainable if id(p) in scaled], "weight_decay": 0.0,
-                           "lr": cfg.lr * cfg.bias_lr_scale})
+        bias_decay = cfg.weight_decay if cfg.decay_biases else 0.0
+        groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": bias_decay}]
+        if cfg.bias_lr_scale != 1:  # SGD decays by lr * weight_decay per step: the same as the weights' at lr x scale
+            groups.append({"params": [p for p in trainable if id(p) in scaled],
+                           "weight_decay": bias_decay / cfg.bias_lr_scale, "lr": cfg.lr * cfg.bias_lr_scale})
         if muon:
             groups.append({"params": filters, "muon": True, "lr": cfg.muon_lr, "momentum": cfg.muon_momentum,
                            "weight_decay": 0.0})
@@ -485,6 +511,7 @@ class Classifier(AdversarialTraining, Model):
         if batch.y is None:
             raise ConfigError("the classifier needs labels; this dataset has none")
         x, figures = batch.x, {}
+        self.freeze_whitening_bias(step)
         if self.cfg.adv != "none":
             x, figures = self.adversarial_batch(batch.x, batch.y, step)
         logits = self.net(x)
@@ -493,6 +520,13 @@ class Classifier(AdversarialTraining, Model):
         self.lookahead_step(step + 1)
         acc = (logits.detach().argmax(1) == batch.y).float().mean()
         return {"loss": loss.detach(), "train_accuracy": acc, **figures}
+
+    def freeze_whitening_bias(self, step: int) -> None:
+        """airbench: the whitening conv's bias learns for the first `whiten_bias_until` of the steps only. Set on
+        every step from the step number alone, so a resumed run freezes it as the uninterrupted one did (a
+        parameter without a gradient is left alone by the optimizer, its momentum and decay included)."""
+        if isinstance(self.net, AirbenchNet) and self.cfg.whiten_bias_until < 1:
+            self.net.body[0].bias.requires_grad_(step < self.cfg.whiten_bias_until * self.total_steps)
 
     def lookahead_step(self, done: int) -> None:
         """After update number `done`: every 5 updates the Lookahead step with airbench's decay, growing as
@@ -509,6 +543,7 @@ class Classifier(AdversarialTraining, Model):
         if batch.attrs is None:
             raise ConfigError("target=attrs needs attributes in the training data")
         target = batch.attrs.float() * (1 - self.cfg.label_smoothing) + self.cfg.label_smoothing / 2
+        self.freeze_whitening_bias(step)
         logits = self.net(batch.x)
         loss = F.binary_cross_entropy_with_logits(logits.float(), target)
         self.optimize("net", loss)

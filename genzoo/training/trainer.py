@@ -453,7 +453,8 @@ class Trainer:
         self._clock_marks = (time.monotonic(), time.process_time())
         model.train()
         epoch, pos = divmod(self.step, spe)
-        batches = self.data.batches(cfg.batch_size, cfg.seed, epoch, pos, self.dist.rank, self.dist.world_size)
+        batches = self.data.batches(cfg.batch_size, cfg.seed, epoch, pos, self.dist.rank, self.dist.world_size,
+                                    with_index=True)
         rank0_msgs = self.dist.is_main
         if rank0_msgs and resumed:
             self.log(f"resuming {model.name} at step {self.step}/{total}")
@@ -462,13 +463,13 @@ class Trainer:
                 while self.step < total:
                     t0 = time.monotonic()
                     try:
-                        images, labels, attrs, sources, text = next(batches)
+                        images, labels, attrs, sources, text, index = next(batches)
                     except StopIteration:
                         epoch += 1
                         batches = self.data.batches(cfg.batch_size, cfg.seed, epoch, 0, self.dist.rank,
-                                                    self.dist.world_size)
+                                                    self.dist.world_size, with_index=True)
                         continue
-                    x = model.augment(images.to(self.device, non_blocking=True))
+                    x = model.augment_indexed(images.to(self.device, non_blocking=True), index, epoch)
                     x = to_float(x, model.input_range)
                     if cfg.channels_last:
                         x = x.contiguous(memory_format=torch.channels_last)

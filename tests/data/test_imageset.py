@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from genzoo.data.augment import random_crop, random_cutout, random_hflip
+from genzoo.data.augment import alternating_hflip, random_crop, random_cutout, random_hflip
 from genzoo.data.imageset import ImageSet, to_float, to_uint8
 from genzoo.errors import DataError
 
@@ -19,6 +19,17 @@ def test_batches_cover_each_image_once_per_epoch():
     idx_again = [x[:, 0, 0, 0].tolist() for x, *_ in d.batches(10, seed=3, epoch=0)]
     idx_epoch1 = [x[:, 0, 0, 0].tolist() for x, *_ in d.batches(10, seed=3, epoch=1)]
     assert idx_epoch0 == idx_again and idx_epoch0 != idx_epoch1
+
+
+def test_batches_with_index_name_each_image_by_its_place_in_the_set():
+    d = ImageSet(torch.arange(40, dtype=torch.uint8).reshape(40, 1, 1, 1), torch.arange(40) % 4)
+    for rank in (0, 1):
+        plain = list(d.batches(5, seed=2, epoch=1, rank=rank, world_size=2))
+        indexed = list(d.batches(5, seed=2, epoch=1, rank=rank, world_size=2, with_index=True))
+        assert len(plain) == len(indexed) == 4
+        for (x, y, *_), (x2, y2, _, _, _, index) in zip(plain, indexed):
+            assert torch.equal(x, x2) and torch.equal(y, y2)
+            assert torch.equal(x.flatten().long(), index) and torch.equal(d.labels[index], y)
 
 
 def test_batches_resume_midway_and_drop_last():
@@ -76,6 +87,39 @@ def test_random_crop_is_a_translation():
     # over many draws all 25 offsets appear (uniform random translation)
     y = random_crop(torch.ones(2000, 1, 3, 3), 1)
     assert y.sum((1, 2, 3)).unique().numel() >= 3
+
+
+def test_reflect_crop_is_a_translation_of_the_mirrored_image_for_uint8_too():
+    x = torch.randint(0, 256, (8, 3, 6, 5), dtype=torch.uint8)
+    torch.manual_seed(1)
+    out = random_crop(x, 2, mode="reflect")
+    padded = torch.nn.functional.pad(x.float(), (2, 2, 2, 2), mode="reflect")  # torch's own reflection, floats only
+    offsets = set()
+    for i in range(8):
+        matches = [(dy, dx) for dy in range(5) for dx in range(5)
+                   if torch.equal(padded[i, :, dy:dy + 6, dx:dx + 5], out[i].float())]
+        assert len(matches) == 1
+        offsets.add(matches[0])
+    assert out.dtype == torch.uint8 and len(offsets) > 1
+    torch.manual_seed(1)  # the same draws as the black border: only what fills the border differs
+    black = random_crop(x, 2)
+    inner = (black != 0).all(1)
+    assert torch.equal(black.permute(0, 2, 3, 1)[inner], out.permute(0, 2, 3, 1)[inner])
+    with pytest.raises(ValueError, match="larger"):
+        random_crop(x, 5, mode="reflect")
+
+
+def test_alternating_hflip_flips_a_fixed_even_half_and_swaps_it_every_epoch():
+    x = torch.arange(4.0).reshape(1, 1, 1, 4).repeat(1000, 1, 1, 1)
+    index = torch.arange(1000)
+    flipped = [alternating_hflip(x, index, epoch)[:, 0, 0, 0] == 3 for epoch in range(4)]
+    assert torch.equal(flipped[0], ~flipped[1]) and torch.equal(flipped[0], flipped[2])  # every image both ways
+    assert torch.equal(flipped[1], flipped[3])
+    for block in flipped[0].view(10, 100).float():  # an even split within any run of consecutive indices
+        assert 0.4 <= block.mean() <= 0.6
+    # the decision is the image's, whatever batch it comes in and in whatever order
+    perm = torch.randperm(1000)
+    assert torch.equal(alternating_hflip(x[perm], index[perm], 0)[:, 0, 0, 0] == 3, flipped[0][perm])
 
 
 def test_random_hflip():

@@ -178,6 +178,81 @@ def test_airbench_learns_mnist_mini(mini, mini_test):
     assert before < 0.3 and after > 0.85, (before, after)
 
 
+def test_trainer_gives_the_alternating_flip_each_image_index_and_epoch():
+    """hflip_schedule=alternating: over two epochs every training image is seen once as it is, once mirrored."""
+    n = 64
+    data = colour_toy(n=n)
+    data.images[:, :, :, 0] = torch.arange(n, dtype=torch.uint8)[:, None, None]  # the left column names the image
+    data.images[:, :, :, 1:] = 200
+    model, tr = trainer(data, 4, crop_pad=0, hflip_schedule="alternating")  # batch 32: 2 steps per epoch
+    seen = []
+    step = model.train_step
+    model.train_step = lambda batch, i: (seen.append((i, batch.x.clone())), step(batch, i))[1]
+    tr.fit()
+    dark = model.input_range[0] + 0.5 * (model.input_range[1] - model.input_range[0])
+    ways = {0: {}, 1: {}}  # epoch -> image -> mirrored?
+    for i, x in seen:
+        left, right = x[:, 0, 0, 0], x[:, 0, 0, -1]
+        mirrored = right < dark
+        names = torch.where(mirrored, right, left)
+        for name, m in zip(names.tolist(), mirrored.tolist()):
+            ways[i // 2][round(name, 4)] = m
+    assert len(ways[0]) == len(ways[1]) == n
+    assert all(ways[0][k] != ways[1][k] for k in ways[0])
+    assert 0.3 < sum(ways[0].values()) / n < 0.7
+
+
+def test_reflect_border_and_its_limit():
+    data = colour_toy(n=8)
+    model = genzoo.build("classifier-airbench", data.spec, **TINY, crop_border="reflect", crop_pad=2, hflip="off")
+    x = torch.randint(1, 256, (32, 3, 16, 16), dtype=torch.uint8)
+    assert (model.augment(x) != 0).all()  # no black border moves in
+    with pytest.raises(ConfigError, match="lower crop_pad"):
+        genzoo.build("classifier-airbench", data.spec, crop_border="reflect", crop_pad=16)
+
+
+def test_decay_biases_decays_them_by_as_much_per_step_as_the_weights():
+    data = colour_toy(n=8)
+    model = genzoo.build("classifier-airbench", data.spec, **TINY, weight_decay=0.01, decay_biases=True)
+    model.configure_optimizers(10)
+    groups = [g for g in model.optimizers["net"].param_groups if g["params"]]
+    lr = min(g["lr"] for g in groups)  # the triangle schedule's first step: 0.2 x 0.2
+    assert len(groups) == 3 and lr == pytest.approx(0.04) and max(g["lr"] for g in groups) == pytest.approx(64 * lr)
+    assert all(g["lr"] * g["weight_decay"] == pytest.approx(lr * 0.01) for g in groups)
+    # a zero loss gradient: the first Nesterov step (buffer = gradient) shrinks every trained tensor by
+    # 1 - lr * decay * (1 + momentum)
+    before = {id(p): p.detach().clone() for g in groups for p in g["params"]}
+    for g in groups:
+        for p in g["params"]:
+            p.grad = torch.zeros_like(p)
+    model.optimizers["net"].step()
+    for g in groups:
+        for p in g["params"]:
+            assert torch.allclose(p, before[id(p)] * (1 - lr * 0.01 * 1.85), atol=1e-7)
+    default = genzoo.build("classifier-airbench", data.spec, **TINY, weight_decay=0.01)
+    default.configure_optimizers(10)
+    assert sorted(g["weight_decay"] for g in default.optimizers["net"].param_groups) == [0.0, 0.0, 0.01]
+
+
+def test_whitening_bias_learns_for_its_share_of_the_steps_then_stays_and_resumes_exactly(tmp_path):
+    data = colour_toy()
+    model, tr = trainer(data, 10, out=tmp_path / "a", whiten_bias_until=0.3)
+    bias = model.net.body[0].bias
+    trail = [bias.detach().clone()]
+    step = model.train_step
+    model.train_step = lambda batch, i: (step(batch, i), trail.append(bias.detach().clone()))[0]
+    tr.fit()
+    moved = [not torch.equal(a, b) for a, b in zip(trail, trail[1:])]
+    # after step 3 only Lookahead moves it (steps 5 and 10 pull the net towards the slow copy)
+    assert moved[:3] == [True] * 3 and not moved[3] and not any(moved[5:9])
+    _, tr = trainer(data, 10, out=tmp_path / "b", whiten_bias_until=0.3)
+    tr.fit(until=6)
+    resumed, tr = trainer(data, 10, out=tmp_path / "b", whiten_bias_until=0.3)
+    tr.fit(resume=True)
+    a, b = model.state_dict(), resumed.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
 def test_cutout_blacks_out_one_square_per_training_image():
     data = colour_toy(n=8)
     model = genzoo.build("classifier", data.spec, cutout=5, crop_pad=0, hflip="off")
