@@ -25,11 +25,10 @@ def random_crop(x: torch.Tensor, pad: int, generator: torch.Generator | None = N
     cols = (dx[:, None] + torch.arange(w, device=x.device)[None, :])  # N x W
     batch = torch.arange(n, device=x.device)[:, None, None]
     if mode == "reflect":  # gather straight from the image at the mirrored coordinates: no padded copy
-        rows, cols = _reflect(rows - pad, h), _reflect(cols - pad, w)
-        out = x.permute(0, 2, 3, 1)[batch, rows[:, :, None], cols[:, None, :]]
+        source, rows, cols = x, _reflect(rows - pad, h), _reflect(cols - pad, w)
     else:
-        padded = F.pad(x, (pad, pad, pad, pad), value=fill)
-        out = padded.permute(0, 2, 3, 1)[batch, rows[:, :, None], cols[:, None, :]]  # N x H x W x C
+        source = F.pad(x, (pad, pad, pad, pad), value=fill)
+    out = source.permute(0, 2, 3, 1)[batch, rows[:, :, None], cols[:, None, :]]  # N x H x W x C
     return out.permute(0, 3, 1, 2).contiguous()
 
 
