@@ -9,6 +9,7 @@ import genzoo
 from genzoo.data.imageset import ImageSet
 from genzoo.errors import ConfigError
 from genzoo.models.classifier import Lookahead, Muon, orthogonalize, patch_whitening, triangle
+from genzoo.registry import make_config
 from genzoo.training import TrainConfig, Trainer
 from tests.learning import SEED, record
 
@@ -232,6 +233,20 @@ def test_decay_biases_decays_them_by_as_much_per_step_as_the_weights():
     default = genzoo.build("classifier-airbench", data.spec, **TINY, weight_decay=0.01)
     default.configure_optimizers(10)
     assert sorted(g["weight_decay"] for g in default.optimizers["net"].param_groups) == [0.0, 0.0, 0.01]
+
+
+@pytest.mark.parametrize("dataset", ["cifar10-jpeg", "cifar10"])
+def test_on_cifar_the_preset_takes_airbench94s_four_choices_and_the_user_still_overrides_them(dataset):
+    four = {"hflip_schedule": "alternating", "crop_border": "reflect", "whiten_bias_until": 0.3, "decay_biases": True}
+    cifar = make_config("classifier-airbench", dataset=dataset)
+    # what bench/classifier.py measured on CIFAR-10 (JPEG copy) with `--set` of the four keys, now without flags
+    assert cifar == make_config("classifier-airbench", four)
+    assert all(getattr(cifar, k) == v for k, v in four.items())
+    for other in ("", "fashion-mnist", "toy"):  # unmeasured elsewhere: off
+        cfg = make_config("classifier-airbench", dataset=other)
+        assert (cfg.hflip_schedule, cfg.crop_border, cfg.whiten_bias_until, cfg.decay_biases) == (
+            "random", "black", 1.0, False)
+    assert make_config("classifier-airbench", {"crop_border": "black"}, dataset=dataset).crop_border == "black"
 
 
 def test_whitening_bias_learns_for_its_share_of_the_steps_then_stays_and_resumes_exactly(tmp_path):
