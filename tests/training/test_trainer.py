@@ -134,8 +134,8 @@ def _wait_for(path, proc, timeout=120):
 
 
 def test_kill_9_then_resume_gives_the_same_weights(tmp_path):
-    # 400 steps: a fast CPU trains this net at ~3 ms a step, and 60 steps ended before the kill landed
-    args = ["--steps", "400", "--set", "train.checkpoint_every=4", "train.log_every=4"]
+    steps = 400  # a fast CPU trains this net at ~3 ms a step, and 60 steps ended before the kill landed
+    args = ["--steps", str(steps), "--set", "train.checkpoint_every=4", "train.log_every=4"]
     straight = _start(args, tmp_path / "straight")
     assert straight.wait(timeout=300) == 0, straight.stderr.read()
     victim = _start(args, tmp_path / "killed")
@@ -144,9 +144,9 @@ def test_kill_9_then_resume_gives_the_same_weights(tmp_path):
     victim.send_signal(signal.SIGKILL)
     victim.wait()
     step = load_ckpt(tmp_path / "killed/checkpoints/last.pt")["step"]
-    assert step < 400, "the run finished before it could be killed; make it longer"
+    assert step < steps, "the run finished before it could be killed; make it longer"
     r = run_cli("train", "--resume", str(tmp_path / "killed"), env={"OMP_NUM_THREADS": "1"}, check=True)
-    assert f"resuming classifier at step {step}/400" in r.stdout
+    assert f"resuming classifier at step {step}/{steps}" in r.stdout
     assert_same(weights(tmp_path / "straight/checkpoints/last.pt"), weights(tmp_path / "killed/checkpoints/last.pt"))
 
 
