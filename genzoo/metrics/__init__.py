@@ -43,7 +43,7 @@ Models get this for free: `Model.evaluate` of a model that can sample returns `s
 data)`, configured by `model.eval_options` (an `EvalOptions`; the Trainer sets n, metrics from
 `train.eval_samples` / `train.eval_metrics`, `genzoo eval` from --n/--metrics/--seeds). A model with
 its own evaluation (e.g. a VAE's likelihood) adds these with
-`{**own, **self.sample_metrics(data)}`.
+`self.with_sample_metrics(own, data)` (the images its own figures cover stay as `n_images`; `n` counts samples).
 
 Pure functions on feature tensors: `fid`, `frechet_distance`, `kid`, `prdc`, `inception_score`,
 `class_kl`, `conditional_accuracy`, `mode_counts`, `memorization`; cluster/code-to-class accuracy

@@ -88,8 +88,16 @@ class Model(nn.Module):
     def sample_metrics(self, data) -> dict[str, Any]:
         """FID, KID, precision/recall, ... of `self.sample` against the real `data`, configured by
         `self.eval_options` (a `genzoo.metrics.EvalOptions`: n, metrics, seeds, features); models with
-        an evaluation of their own return `{**own_figures, **self.sample_metrics(data)}`."""
+        an evaluation of their own return `self.with_sample_metrics(own_figures, data)`."""
         return sample_quality(self, data)
+
+    def with_sample_metrics(self, figures: dict[str, Any], data) -> dict[str, Any]:
+        """A model's own `figures` on `data` (a likelihood, ...) and `sample_metrics(data)` in one dict. Both count
+        something as `n`; the samples' count keeps the key (the FID floor reads it), and the number of images
+        the own figures cover stays as `n_images`, so a test NLL over 10,000 images never reads as over 2,000."""
+        if "n" in figures:
+            figures = {**figures, "n_images": figures["n"]}
+        return {**figures, **self.sample_metrics(data)}
 
     def augment(self, images: torch.Tensor) -> torch.Tensor:
         """Training-time augmentation of a uint8 batch (identity by default)."""

@@ -69,6 +69,7 @@ from genzoo.errors import ConfigError
 from genzoo.losses import bernoulli_log_likelihood
 from genzoo.models.base import Model
 from genzoo.models.rbm import RBM, RBMConfig, ais_interval, free_energy, rbm_gradients
+from genzoo.nn import full_precision
 from genzoo.registry import register
 
 
@@ -274,6 +275,7 @@ class DBN(GreedyStack):
         """Per-image bound on log p(v) (float64) for binary N x D visible vectors, given the top RBM's log Z."""
         return dbn_lower_bound(v, self.weights(), log_z_top, samples or self.cfg.bound_samples, generator)
 
+    @full_precision
     @torch.no_grad()
     def evaluate(self, data, batch_size: int = 1000) -> dict[str, Any]:
         first, top = self.layers[0], self.layers[-1]
@@ -296,7 +298,7 @@ class DBN(GreedyStack):
         if log_z1 is not None:
             res["rbm1_log_likelihood"] = neg_f / n - log_z1
         res["n"] = n
-        return {**res, **self.sample_metrics(data)}
+        return self.with_sample_metrics(res, data)
 
     @torch.no_grad()
     def sample(self, n: int, labels: torch.Tensor | None = None, generator: torch.Generator | None = None):

@@ -52,7 +52,7 @@ from genzoo.errors import ConfigError
 from genzoo.losses import bernoulli_log_likelihood, discretized_logistic_mixture_log_prob
 from genzoo.models.base import Model
 from genzoo.models.vae import binarize_evaluation, binarize_training
-from genzoo.nn import eval_mode
+from genzoo.nn import eval_mode, full_precision
 from genzoo.registry import register
 
 LIKELIHOODS = ("bernoulli", "categorical", "logistic")
@@ -447,6 +447,7 @@ class AutoregressiveModel(Model):
     def eval_images(self, data) -> torch.Tensor:
         return data.images if not self.binary else binarize_evaluation(data.images, self.cfg.binarize)
 
+    @full_precision
     @torch.no_grad()
     def evaluate(self, data, batch_size: int = 500) -> dict[str, Any]:
         """Exact test NLL in nats per image and bits per dimension (fixed binarization for bernoulli)."""
@@ -463,7 +464,7 @@ class AutoregressiveModel(Model):
         res: dict[str, Any] = {"nll": nll, "bits_per_dim": nll / math.prod(self.spec.shape) / math.log(2),
                                "n": len(images)}
         if getattr(self, "eval_options", None) is not None:
-            res.update(self.sample_metrics(data))
+            res = self.with_sample_metrics(res, data)
         return res
 
     # ---- sampling -------------------------------------------------------------------------------------------

@@ -43,6 +43,7 @@ from genzoo.data.imageset import DataSpec
 from genzoo.errors import ConfigError
 from genzoo.models.base import Model
 from genzoo.models.vae import binarize_evaluation, binarize_training
+from genzoo.nn import full_precision
 from genzoo.registry import register, register_preset
 
 
@@ -373,6 +374,7 @@ class RBM(Model):
         spread = float(log_w.std()) if len(log_w) > 1 else 0.0
         return (log_z, spread, log_w) if with_log_w else (log_z, spread)
 
+    @full_precision
     @torch.no_grad()
     def evaluate(self, data, batch_size: int = 1000) -> dict[str, Any]:
         images = self.eval_images(data)
@@ -400,7 +402,7 @@ class RBM(Model):
                 res["log_likelihood_high"] = res["log_likelihood"] - low
         if not self.gaussian:
             res["pseudo_log_likelihood"] = pl / n
-        return {**res, **self.sample_metrics(data)}
+        return self.with_sample_metrics(res, data)
 
     @torch.no_grad()
     def sample(self, n: int, labels: torch.Tensor | None = None, generator: torch.Generator | None = None):

@@ -62,7 +62,7 @@ from genzoo.losses import (
 )
 from genzoo.models.autoencoder import EncoderConfig, build_decoder, build_encoder
 from genzoo.models.base import Model
-from genzoo.nn import eval_mode
+from genzoo.nn import eval_mode, full_precision
 from genzoo.registry import register, register_preset
 
 EVAL_BINARIZATION_SEED = 0
@@ -345,6 +345,7 @@ class VAE(Model):
         """The evaluation images as the model sees them: one fixed binarization for binary models."""
         return binarize_fixed(data.images) if self.cfg.binarize == "dynamic" else data.images
 
+    @full_precision
     @torch.no_grad()
     def evaluate(self, data, batch_size: int = 1000, k: int | None = None) -> dict[str, Any]:
         """Per-image figures in nats on `data` (fixed binarization; all sampling seeded, so repeatable)."""
@@ -383,7 +384,7 @@ class VAE(Model):
         res["log_likelihood_k"] = k
         res["n"] = n
         if getattr(self, "eval_options", None) is not None:  # set by the Trainer / genzoo eval: FID, KID, ...
-            res.update(self.sample_metrics(data))
+            res = self.with_sample_metrics(res, data)
         return res
 
 

@@ -12,6 +12,7 @@ from genzoo.nn.layers import (
     apply_spectral_norm,
     batch_statistics,
     eval_mode,
+    full_precision,
     init_weights_,
     pixel_norm,
     single_thread,
@@ -19,4 +20,5 @@ from genzoo.nn.layers import (
 from genzoo.nn.replay import ReplayBuffer
 
 __all__ = ["EMA", "EqualizedConv2d", "EqualizedLinear", "LabelledPool", "MinibatchStd", "PixelNorm", "ReplayBuffer",
-           "apply_spectral_norm", "batch_statistics", "eval_mode", "init_weights_", "pixel_norm", "single_thread"]
+           "apply_spectral_norm", "batch_statistics", "eval_mode", "full_precision", "init_weights_", "pixel_norm",
+           "single_thread"]
