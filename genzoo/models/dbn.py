@@ -69,7 +69,7 @@ from genzoo.errors import ConfigError
 from genzoo.losses import bernoulli_log_likelihood
 from genzoo.models.base import Model
 from genzoo.models.rbm import RBM, RBMConfig, ais_interval, free_energy, rbm_gradients
-from genzoo.nn import full_precision
+from genzoo.nn import bernoulli, full_precision
 from genzoo.registry import register
 
 
@@ -97,7 +97,7 @@ def dbn_lower_bound(v: torch.Tensor, layers: list[tuple[torch.Tensor, torch.Tens
         below, term = v, torch.zeros_like(total)
         for w, b, c in directed:
             x = below @ w + c  # recognition logits of q(h_l | h_{l-1})
-            h = RBM._bernoulli(torch.sigmoid(x), generator)
+            h = bernoulli(torch.sigmoid(x), generator)
             term += (bernoulli_entropy(x) + bernoulli_log_likelihood(h @ w.T + b, below)).double()
             below = h
         total += -free_energy(below, w_top, b_top, c_top).double() + term
@@ -136,7 +136,7 @@ class LinearHiddenRBM(RBM):
             m = self.hidden_probs(v)
             noise = torch.randn_like(m) if generator is None else torch.randn(m.shape, generator=generator)
             probs = self.visible_probs(m + noise.to(m.device))
-            v = self._bernoulli(probs, generator)
+            v = bernoulli(probs, generator)
         return v, probs
 
     def cd_gradients(self, v0: torch.Tensor) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], torch.Tensor]:
@@ -184,7 +184,7 @@ class GreedyStack(Model):
         for layer in self.layers[:upto]:
             v = layer.hidden_probs(v)
             if sample:
-                v = torch.bernoulli(v)
+                v = bernoulli(v)
         return v
 
     def greedy_step(self, v: torch.Tensor, step: int, sample: bool = False) -> dict[str, Any]:
@@ -306,7 +306,7 @@ class DBN(GreedyStack):
         if labels is not None:
             raise ConfigError("dbn is not conditional: it takes no labels")
         top = self.layers[-1]
-        start = RBM._bernoulli(torch.sigmoid(top.base_bias).expand(n, -1), generator)
+        start = bernoulli(torch.sigmoid(top.base_bias).expand(n, -1), generator)
         _, x = top.gibbs(start, self.cfg.sample_steps, generator)
         for layer in reversed(self.layers[:-1]):
             x = layer.visible_probs(x)

@@ -62,7 +62,7 @@ from genzoo.losses import (
 )
 from genzoo.models.autoencoder import EncoderConfig, build_decoder, build_encoder
 from genzoo.models.base import Model
-from genzoo.nn import eval_mode, full_precision
+from genzoo.nn import bernoulli, eval_mode, full_precision
 from genzoo.registry import register, register_preset
 
 EVAL_BINARIZATION_SEED = 0
@@ -141,7 +141,7 @@ def binarize_training(images: torch.Tensor, mode: str) -> torch.Tensor:
     """A training batch of uint8 images as 0/255 bits: `dynamic`, a fresh Bernoulli(intensity) sample each time;
     `threshold`, pixel > 127."""
     if mode == "dynamic":
-        return torch.bernoulli(images.float() / 255.0).to(torch.uint8) * 255
+        return bernoulli(images.float() / 255.0).to(torch.uint8) * 255
     return (images > 127).to(torch.uint8) * 255
 
 
@@ -310,9 +310,7 @@ class VAE(Model):
     # ---- training -------------------------------------------------------------------------------------
     def augment(self, images: torch.Tensor) -> torch.Tensor:
         """Dynamic binarization: a fresh Bernoulli(intensity) sample of every image each time it is used."""
-        if self.cfg.binarize == "dynamic":
-            return torch.bernoulli(images.float() / 255.0).to(torch.uint8) * 255
-        return images
+        return binarize_training(images, "dynamic") if self.cfg.binarize == "dynamic" else images
 
     def configure_optimizers(self, total_steps: int) -> None:
         opt = torch.optim.Adam(self.parameters(), lr=self.cfg.lr, betas=(0.9, 0.999), eps=self.cfg.adam_eps)

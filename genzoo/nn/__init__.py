@@ -11,6 +11,8 @@ from genzoo.nn.layers import (
     PixelNorm,
     apply_spectral_norm,
     batch_statistics,
+    bernoulli,
+    compute_dtype,
     eval_mode,
     full_precision,
     init_weights_,
@@ -20,5 +22,5 @@ from genzoo.nn.layers import (
 from genzoo.nn.replay import ReplayBuffer
 
 __all__ = ["EMA", "EqualizedConv2d", "EqualizedLinear", "LabelledPool", "MinibatchStd", "PixelNorm", "ReplayBuffer",
-           "apply_spectral_norm", "batch_statistics", "eval_mode", "full_precision", "init_weights_", "pixel_norm",
-           "single_thread"]
+           "apply_spectral_norm", "batch_statistics", "bernoulli", "compute_dtype", "eval_mode", "full_precision",
+           "init_weights_", "pixel_norm", "single_thread"]

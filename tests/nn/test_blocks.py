@@ -84,3 +84,29 @@ def test_dcgan_initialisation():
     assert net[0].bias.abs().max() == 0
     assert net[1].weight.mean().item() == pytest.approx(1.0, abs=0.01) and net[1].bias.abs().max() == 0
     assert net[2].weight.std().item() == pytest.approx(0.02, rel=0.05)
+
+
+def test_bernoulli_samples_have_the_given_probabilities_and_dtype():
+    from genzoo.nn import bernoulli
+
+    p = torch.tensor([0.0, 0.03, 0.5, 0.97, 1.0]).repeat(40000, 1)
+    x = bernoulli(p)
+    assert x.dtype == p.dtype and set(x.unique().tolist()) <= {0.0, 1.0}
+    # 40000 draws per column: standard error <= 0.0025
+    assert_close(x.mean(0), p[0], atol=0.01, rtol=0)
+    assert x[:, 0].sum() == 0 and x[:, -1].sum() == len(x)  # p = 0 and p = 1 exactly
+    g = lambda: torch.Generator().manual_seed(3)  # noqa: E731
+    assert torch.equal(bernoulli(p[:100], g()), bernoulli(p[:100], g()))
+    half = bernoulli(p[:2000].bfloat16(), g())  # bf16 probabilities, float32 uniforms
+    assert half.dtype == torch.bfloat16 and abs(float(half[:, 2].float().mean()) - 0.5) < 0.05
+
+
+def test_compute_dtype_follows_the_autocast_region():
+    from genzoo.nn import compute_dtype
+
+    w = torch.zeros(3)
+    assert compute_dtype(w) == torch.float32 and compute_dtype(w.double()) == torch.float64
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert compute_dtype(w) == torch.bfloat16
+        with torch.autocast("cpu", enabled=False):
+            assert compute_dtype(w) == torch.float32
