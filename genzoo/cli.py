@@ -468,6 +468,18 @@ def _resolve_device(name: str):
     return resolve_device(name, from_env())
 
 
+def _default_precision(model: str, device: str) -> str:
+    """A model's default bf16, unless training runs on a CPU without native bf16, where it would be ~10x slower
+    than fp32 (`cpu_has_native_bf16`); the user's --precision is never changed."""
+    from genzoo.training.trainer import cpu_has_native_bf16
+
+    if _resolve_device(device).type != "cpu" or cpu_has_native_bf16():
+        return "bf16"
+    _print(f"precision: fp32, not {model}'s default bf16: this CPU has no native bf16 (AVX-512 BF16 or AMX), where "
+           f"bf16 products are emulated and train ~10x slower; --precision bf16 forces it")
+    return "fp32"
+
+
 def _split_overrides(entry, items: list[str]) -> tuple[dict, dict, dict]:
     """--set KEY=VALUE items -> (model overrides, trainer overrides, data options)."""
     from genzoo.config import field_names, parse_assignments, unknown_key_error
@@ -607,6 +619,8 @@ def cmd_train(args) -> int:
     if args.quiet:
         train_settings["progress"] = False
     train_settings.update(train_over)
+    if train_settings.get("precision") == "bf16" and "precision" not in flags and "precision" not in train_over:
+        train_settings["precision"] = _default_precision(entry.name, train_settings.get("device", "auto"))
     tcfg = replace(TrainConfig(), train_settings, what="trainer")
     if tcfg.epochs is None and tcfg.steps is None:
         tcfg = replace(tcfg, {"epochs": 1})

@@ -101,6 +101,17 @@ def resolve_device(name: str, info: dist.DistInfo) -> torch.device:
     return torch.device(name)
 
 
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU multiplies in bf16 natively (AVX-512 BF16 or AMX). Elsewhere oneDNN emulates bf16 products:
+    with AVX2 kernels (`ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2` on an AVX-512 BF16 EPYC) `dcgan` trained at
+    42 images/s in bf16 against 568 in fp32, and an `rbm` epoch took 37.5 s against 2.2. The kernel capability
+    torch picked (which that variable lowers) must be AVX-512 and the CPU must have the instructions."""
+    if torch.backends.cpu.get_cpu_capability() != "AVX512":
+        return False
+    probes = [getattr(torch.cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
+    return any(probe() for probe in probes if probe is not None)
+
+
 class _StopFlag:
     """Ctrl-C / SIGTERM set a flag so the loop can checkpoint and exit cleanly; a second Ctrl-C aborts."""
 
