@@ -619,9 +619,9 @@ def cmd_train(args) -> int:
     if args.quiet:
         train_settings["progress"] = False
     train_settings.update(train_over)
-    if train_settings.get("precision") == "bf16" and "precision" not in flags and "precision" not in train_over:
-        train_settings["precision"] = _default_precision(entry.name, train_settings.get("device", "auto"))
     tcfg = replace(TrainConfig(), train_settings, what="trainer")
+    if tcfg.precision == "bf16" and "precision" not in flags and "precision" not in train_over:
+        tcfg = replace(tcfg, {"precision": _default_precision(entry.name, tcfg.device)}, what="trainer")
     if tcfg.epochs is None and tcfg.steps is None:
         tcfg = replace(tcfg, {"epochs": 1})
 
