@@ -469,14 +469,14 @@ def _resolve_device(name: str):
 
 
 def _default_precision(model: str, device: str) -> str:
-    """A model's default bf16, unless training runs on a CPU without native bf16, where it would be ~10x slower
+    """A model's default bf16, unless training runs on a CPU without native bf16, where it would be over 10x slower
     than fp32 (`cpu_has_native_bf16`); the user's --precision is never changed."""
     from genzoo.training.trainer import cpu_has_native_bf16
 
     if _resolve_device(device).type != "cpu" or cpu_has_native_bf16():
         return "bf16"
     _print(f"precision: fp32, not {model}'s default bf16: this CPU has no native bf16 (AVX-512 BF16 or AMX), where "
-           f"bf16 products are emulated and train ~10x slower; --precision bf16 forces it")
+           f"bf16 products are emulated and train over 10x slower; --precision bf16 forces it")
     return "fp32"
 
 
