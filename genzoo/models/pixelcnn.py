@@ -52,7 +52,7 @@ from genzoo.errors import ConfigError
 from genzoo.losses import bernoulli_log_likelihood, discretized_logistic_mixture_log_prob
 from genzoo.models.base import Model
 from genzoo.models.vae import binarize_evaluation, binarize_training
-from genzoo.nn import eval_mode, full_precision
+from genzoo.nn import bernoulli, eval_mode, full_precision
 from genzoo.registry import register
 
 LIKELIHOODS = ("bernoulli", "categorical", "logistic")
@@ -100,8 +100,8 @@ class PixelDistribution:
             u = torch.rand(shape, generator=generator) if generator is not None else torch.rand(shape)
             return u.to(device=params.device, dtype=params.dtype)
 
-        if self.kind == "bernoulli":
-            return (uniform(n, self.c) < torch.sigmoid(params)).to(params.dtype)
+        if self.kind == "bernoulli":  # the same draws as uniform(n, c) in fp32; float32 uniforms for bf16 params too
+            return bernoulli(torch.sigmoid(params), generator)
         if self.kind == "categorical":  # inverse CDF with one uniform per channel
             cdf = torch.softmax(params.reshape(n, self.c, 256), -1).cumsum(-1)
             idx = torch.searchsorted(cdf, uniform(n, self.c, 1)).clamp(max=255).squeeze(-1)
