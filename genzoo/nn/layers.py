@@ -119,8 +119,8 @@ def compute_dtype(t: torch.Tensor) -> torch.dtype:
 def bernoulli(p: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
     """0/1 samples of Bernoulli(p) in p's dtype and device: uniform < p. `torch.bernoulli` draws each element in a
     scalar loop, 4x slower than this on CPU (B x 784: 0.76 vs 0.18 ms), and it was a third of an RBM's step. The
-    uniforms are float32 (bf16 ones would take only 256 values); with a generator they are drawn on the CPU, so a
-    seed gives the same samples on every device."""
+    uniforms are float32 (bf16 ones, with an 8-bit mantissa, would move p by up to 2^-9); with a generator they are
+    drawn on the CPU, so a seed gives the same samples on every device."""
     if generator is None:
         u = torch.rand(p.shape, device=p.device)
     else:
