@@ -4,10 +4,14 @@ final accuracy on MNIST, Fashion-MNIST and CIFAR-10 (JPEG copy) (where their fil
     python bench/classifier.py [--data-dir ../shared/data] [--seeds 0,1,2] [--epochs 6]
     python bench/classifier.py --model classifier-airbench --datasets cifar10-jpeg --epochs 10 \
         --thresholds 0.90,0.93,0.94 --evals-per-epoch 0
+    python bench/classifier.py --model classifier-airbench95 --datasets cifar10-jpeg --epochs 15 \
+        --seeds 0,1,2 --thresholds 0.90,0.92,0.93 --evals-per-epoch 0 --keep runs/airbench95
 
 `--model` is the classifier or one of its presets; the batch size is that model's default unless given.
 `--precision bf16` (the default: autocast, faster on the AMD EPYC) or `fp32` (faster on an AVX-512 Xeon, no AMX).
 `--evals-per-epoch 0` evaluates at the end only (the airbench net's 6-view TTA costs ~45 s per CIFAR evaluation).
+`--keep DIR` keeps each run's folder (DIR/<dataset>-seed<N>: checkpoints, metrics) for a later look
+(`genzoo eval DIR/cifar10-jpeg-seed0`, `genzoo.load_run(...)`); without it each run trains in a temporary folder.
 `--profile N` instead profiles N training steps (after 3 warm-up steps) and prints where the time goes.
 
 Time is training wall time (data order, augmentation, forward/backward/update), excluding the
@@ -37,7 +41,7 @@ THRESHOLDS = (0.990, 0.994, 0.995)
 
 def run_one(name: str, data_dir: str, seed: int, epochs: int, overrides: dict, evals_per_epoch: int,
             model_name: str = "classifier", batch_size: int | None = None,
-            thresholds: tuple[float, ...] = THRESHOLDS, precision: str = "bf16") -> dict:
+            thresholds: tuple[float, ...] = THRESHOLDS, precision: str = "bf16", keep: str | None = None) -> dict:
     t_start = time.perf_counter()
     train = genzoo.load_data(name, data_dir=data_dir)
     test = genzoo.load_data(name, split="test", data_dir=data_dir)
@@ -49,9 +53,10 @@ def run_one(name: str, data_dir: str, seed: int, epochs: int, overrides: dict, e
     cfg = TrainConfig(epochs=epochs, batch_size=batch_size, seed=seed, precision=precision, progress=False,
                       eval_every=every, log_every=spe)
     with tempfile.TemporaryDirectory() as tmp:
-        trainer = Trainer(model, train, cfg, run_dir=Path(tmp) / "run", eval_data=test)
+        run_dir = Path(keep) / f"{name}-seed{seed}" if keep else Path(tmp) / "run"
+        trainer = Trainer(model, train, cfg, run_dir=run_dir, eval_data=test)
         summary = trainer.fit()
-        rows = [json.loads(x) for x in (Path(tmp) / "run" / "metrics.jsonl").read_text().splitlines()]
+        rows = [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines()]
     evals = [(r["time_s"], r["test_accuracy"], r["epoch"]) for r in rows if "test_accuracy" in r]
     reached = {}
     for th in thresholds:
@@ -131,6 +136,7 @@ def main() -> None:
     ap.add_argument("--profile", type=int, default=0, help="profile this many training steps instead of training")
     ap.add_argument("--set", nargs="*", default=[], help="classifier config overrides key=value")
     ap.add_argument("--out", default=None, help="default: bench/results/<model>.json")
+    ap.add_argument("--keep", default=None, help="keep each run's folder (checkpoints, metrics) under this folder")
     args = ap.parse_args()
     torch.set_flush_denormal(True)  # as the genzoo command does (README "Denormal floats")
     overrides = dict(kv.split("=", 1) for kv in args.set)
@@ -147,7 +153,7 @@ def main() -> None:
         for seed in [int(s) for s in args.seeds.split(",")]:
             try:
                 r = run_one(name, args.data_dir, seed, args.epochs, overrides, args.evals_per_epoch, args.model,
-                            args.batch_size, thresholds, args.precision)
+                            args.batch_size, thresholds, args.precision, args.keep)
             except DataError as e:
                 skipped[name] = str(e).split(".")[0]
                 print(f"skip {name}: {skipped[name]}", file=sys.stderr)

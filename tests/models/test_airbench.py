@@ -8,7 +8,8 @@ from torch import nn
 import genzoo
 from genzoo.data.imageset import ImageSet
 from genzoo.errors import ConfigError
-from genzoo.models.classifier import Lookahead, Muon, orthogonalize, patch_whitening, triangle
+from genzoo.models.classifier import Lookahead, Muon, airbench_sgd, orthogonalize, patch_whitening, triangle
+from genzoo.registry import get as registry_entry
 from genzoo.registry import make_config
 from genzoo.training import TrainConfig, Trainer
 from tests.learning import SEED, record
@@ -127,17 +128,22 @@ def test_bias_learning_rate_scale_holds_under_every_schedule(schedule):
         assert lrs[-1] == pytest.approx(8 * lrs[0]) and lrs[0] > 0
 
 
-def test_flip_shift_tta_averages_six_views_by_hand():
+@pytest.mark.parametrize("border", ["black", "reflect"])
+def test_flip_shift_tta_averages_six_views_by_hand(border):
     data = colour_toy(n=8, side=16)
-    model = genzoo.build("classifier-airbench", data.spec, **TINY)
+    model = genzoo.build("classifier-airbench", data.spec, crop_border=border, **TINY)
     model.net = nn.Sequential(nn.Flatten(), nn.Linear(3 * 16 * 16, 3, bias=False))  # linear: TTA of the logits
     # is then the net on the averaged view
     x = torch.rand(2, 3, 16, 16)
-    fill = model.input_range[0]
-    down = torch.full_like(x, fill)
-    down[:, :, 1:, 1:] = x[:, :, :-1, :-1]  # content moved one pixel down and right
-    up = torch.full_like(x, fill)
-    up[:, :, :-1, :-1] = x[:, :, 1:, 1:]
+    if border == "black":  # what moves in is the data's black
+        down = torch.full_like(x, model.input_range[0])
+        down[:, :, 1:, 1:] = x[:, :, :-1, :-1]  # content moved one pixel down and right
+        up = torch.full_like(x, model.input_range[0])
+        up[:, :, :-1, :-1] = x[:, :, 1:, 1:]
+    else:  # the image mirrored at its edge (without repeating the edge), as in training's translations
+        rows_down, rows_up = [1, *range(15)], [*range(1, 16), 14]
+        down = x[:, :, rows_down][:, :, :, rows_down]
+        up = x[:, :, rows_up][:, :, :, rows_up]
     views = [(x, 0.25), (x.flip(3), 0.25), (down, 0.125), (down.flip(3), 0.125), (up, 0.125), (up.flip(3), 0.125)]
     with torch.no_grad():
         expected = model.net(sum(v * c for v, c in views))
@@ -334,3 +340,33 @@ def test_muon_option_puts_conv_filters_in_the_muon_group_and_resumes_exactly(tmp
         runs.append(model.state_dict())
     a, b = runs[0], runs[2]
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_group_width_sets_the_channels_of_the_second_and_third_conv_groups():
+    spec = colour_toy(n=8, side=32).spec
+
+    def conv_channels(model):
+        return [m.out_channels for m in model.net.body.modules() if isinstance(m, nn.Conv2d)][1:]  # after whitening
+
+    assert conv_channels(genzoo.build("classifier-airbench", spec, width=4)) == [4, 4, 16, 16, 16, 16]  # 4 x width
+    wide = genzoo.build("classifier-airbench", spec, width=4, group_width=12)  # airbench95's shape: 128, 384, 384
+    assert conv_channels(wide) == [4, 4, 12, 12, 12, 12]
+    assert wide.net.head.in_features == wide.net.feature_dim == 12
+
+
+def test_airbench_hyperparameters_map_to_pytorch_sgd_by_hand():
+    # airbench94: lr 11.5 per 1024 examples over Nesterov's gain 1 + 1 / 0.15 = 7.667 -> 1.5 for a mean loss at
+    # batch 1024; its decay per step 0.0153 * 1024 / (1024 * 7.667) = 0.001996 = 1.5 * 0.00133
+    assert airbench_sgd(11.5, 0.0153, 0.85) == {"lr": 1.5, "weight_decay": 0.00133, "momentum": 0.85}
+    assert airbench_sgd(10.0, 0.0153, 0.85) == {"lr": 1.304, "weight_decay": 0.00153, "momentum": 0.85}  # airbench95
+
+
+@pytest.mark.parametrize("dataset", ["cifar10-jpeg", "cifar10", ""])
+def test_airbench95_preset_is_airbench94s_recipe_wider_slower_and_longer(dataset):
+    a94 = make_config("classifier-airbench", dataset=dataset)
+    a95 = make_config("classifier-airbench95", dataset=dataset)
+    differ = {k for k in vars(a94) if getattr(a94, k) != getattr(a95, k)}
+    assert differ == {"width", "group_width", "lr", "weight_decay"}
+    assert (a95.width, a95.group_width, a95.lr, a95.weight_decay) == (128, 384, 1.304, 0.00153)
+    assert registry_entry("classifier-airbench95").train_defaults["epochs"] == 15
+    assert (a95.hflip_schedule == "alternating") == (dataset != "")  # airbench's four choices on CIFAR only
