@@ -632,6 +632,8 @@ register_preset(
     # airbench94's lr 11.5 and weight decay 0.0153 at momentum 0.85: lr 1.5, weight_decay 0.00133
     preset=AIRBENCH_RECIPE,
     train_defaults={"epochs": 10, "batch_size": 1024, "precision": "bf16"})
+# bench/classifier.py, 15 epochs, CIFAR-10 (JPEG copy), 2-core AMD EPYC, bf16: 91.68 / 91.91 / 91.95% for seeds 0-2
+# (mean 91.85, reflected test-time translations) in about 35 minutes of training each; airbench94's preset 90.49%.
 register_preset(
     "classifier-airbench95", "classifier",
     description="airbench95's net and recipe (Jordan 2024): airbench94's, wider (conv groups 128-384-384) at a lower "
