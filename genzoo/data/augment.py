@@ -59,20 +59,27 @@ def alternating_hflip(x: torch.Tensor, index: torch.Tensor, epoch: int) -> torch
 
 
 def random_cutout(x: torch.Tensor, size: int, generator: torch.Generator | None = None,
-                  fill: float = 0.0) -> torch.Tensor:
-    """Set a `size` x `size` square at a random place per image to `fill` (DeVries & Taylor 2017).
+                  fill: float | torch.Tensor = 0.0, inside: bool = False) -> torch.Tensor:
+    """Set a `size` x `size` square at a random place per image to `fill` (a number, or a tensor that broadcasts
+    against the batch, e.g. a 1 x C x 1 x 1 colour).
 
-    The square's centre is anywhere in the image, so it may be cut by the border (as in DiffAugment).
-    Differentiable with respect to the pixels that are kept.
+    The square's centre is anywhere in the image, so it may be cut by the border (DeVries & Taylor 2017, as in
+    DiffAugment); with `inside` the whole square lies in the image (airbench96's). Differentiable with respect to
+    the pixels that are kept.
     """
     if size <= 0:
         return x
     n, _, h, w = x.shape
-    cy = torch.randint(0, h, (n, 1), generator=generator, device=x.device)
-    cx = torch.randint(0, w, (n, 1), generator=generator, device=x.device)
-    lo = size // 2
-    dy = torch.arange(h, device=x.device)[None, :] - cy + lo  # N x H: row offset from the square's top
-    dx = torch.arange(w, device=x.device)[None, :] - cx + lo  # N x W
+    if inside:
+        size = min(size, h, w)
+        top = torch.randint(0, h - size + 1, (n, 1), generator=generator, device=x.device)
+        left = torch.randint(0, w - size + 1, (n, 1), generator=generator, device=x.device)
+    else:
+        lo = size // 2
+        top = torch.randint(0, h, (n, 1), generator=generator, device=x.device) - lo
+        left = torch.randint(0, w, (n, 1), generator=generator, device=x.device) - lo
+    dy = torch.arange(h, device=x.device)[None, :] - top  # N x H: row offset from the square's top
+    dx = torch.arange(w, device=x.device)[None, :] - left  # N x W
     rows, cols = (dy >= 0) & (dy < size), (dx >= 0) & (dx < size)
-    inside = (rows[:, :, None] & cols[:, None, :])[:, None]  # N x 1 x H x W
-    return torch.where(inside, torch.as_tensor(fill, dtype=x.dtype, device=x.device), x)
+    square = (rows[:, :, None] & cols[:, None, :])[:, None]  # N x 1 x H x W
+    return torch.where(square, torch.as_tensor(fill, dtype=x.dtype, device=x.device), x)

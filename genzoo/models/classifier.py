@@ -28,6 +28,10 @@ instead of 1e-12 (`bn_eps`: on digits some channel can be constant over a batch 
 up), bf16 on CPU.
 `classifier-airbench95` is airbench95's recipe: the same with conv groups 128-384-384 (`width=128 group_width=384`),
 airbench lr 10 instead of 11.5 and 15 epochs (95.0% on official CIFAR-10 in 10.4 s on an A100; about 4x the work).
+`classifier-airbench96` is airbench96's (its June 2024 version: 96.0% in 31 epochs): groups of three convs with a
+residual connection over the last two (`group_convs=3`), widths 128-512-512, airbench lr 9 and weight decay 0.012, a
+schedule that warms up over 10% and ends at 0 (`lr_end=0`), 4-pixel translations, 12-pixel cutout wholly inside the
+image in the mean colour (`cutout_style=airbench`), PyTorch's batchnorm momentum, 31 epochs.
 `optimizer=muon` is airbench94_muon's optimizer (Muon for the conv filters, Nesterov SGD for biases and head);
 that script divides the logits by 256 where this net multiplies them by `head_scale`, so its head learning rate
 maps to ours by the square of the ratio of the two scales (see `Muon`).
@@ -65,6 +69,10 @@ class ClassifierConfig:
                            "classic, small: w, 2w)", ge=1)
     group_width: int = field(0, "airbench: channels of the second and third conv groups (0 = 4 x width; airbench95: "
                                 "384 with width 128)", ge=0)
+    group_convs: int = field(2, "airbench: conv layers per group: 2 (airbench94/95) or 3 (airbench96: a third conv, "
+                                "with a residual connection over the last two)", ge=2, le=3)
+    bn_momentum: float = field(0.4, "airbench: batchnorm's running-statistics momentum (airbench94/95: 0.4 in "
+                                    "PyTorch's terms; airbench96: PyTorch's default 0.1)", gt=0, le=1)
     convs_per_stage: int = field(1, "fast: conv layers per stage", ge=1)
     hidden: int = field(1024, "classic, small: units of the dense layer", ge=1)
     dropout: float = field(0.0, "dropout before the last layer (classic net: 0.5)", ge=0, lt=1)
@@ -81,6 +89,8 @@ class ClassifierConfig:
                                       "(airbench94: their weight decay divided by bias_lr_scale)")
     schedule: Literal["onecycle", "triangle", "cosine", "constant"] = field(
         "onecycle", "learning-rate schedule (triangle: airbench's, 0.2 -> 1 over the warmup, then down to 0.07)")
+    lr_end: float = field(0.07, "triangle: the learning-rate factor at the end of the run (airbench94/95: 0.07; "
+                                "airbench96: 0)", ge=0, le=1)
     bias_lr_scale: float = field(1.0, "learning-rate multiplier for batchnorm biases (airbench: 64; with "
                                       "optimizer=muon for every bias)", gt=0)
     lookahead: float = field(0.0, "Lookahead's final decay (airbench: 0.95^5 = 0.774, applied every 5 steps and "
@@ -97,6 +107,10 @@ class ClassifierConfig:
                                 "a channel can be constant over a batch)", gt=0)
     cutout: int = field(0, "black out a random square of this side in every training image (DeVries & Taylor 2017; "
                            "0 = off)", ge=0)
+    cutout_style: Literal["devries", "airbench"] = field(
+        "devries", "cutout's square: devries: centred anywhere (cut by the border near it), black; airbench "
+                   "(airbench96): wholly inside the image, in the batch's mean colour (airbench cuts normalised images "
+                   "to 0, the mean)")
     hflip: Literal["auto", "on", "off"] = field("auto", "random horizontal flips; auto = where labels allow")
     hflip_schedule: Literal["random", "alternating"] = field(
         "random", "random: each image flipped with probability 1/2 in every epoch; alternating: airbench94's, a "
@@ -159,11 +173,15 @@ class FastNet(nn.Module):
         return self.head(self.dropout(self.body(x))) * self.scale
 
 
-def gelu_bn(channels: int, eps: float) -> nn.Sequential:
-    """Batchnorm with a learned shift only (the scale stays 1: airbench) and GELU."""
-    bn = nn.BatchNorm2d(channels, eps=eps, momentum=0.4)
+def shift_bn(channels: int, eps: float, momentum: float) -> nn.BatchNorm2d:
+    """Batchnorm with a learned shift only (the scale stays 1: airbench)."""
+    bn = nn.BatchNorm2d(channels, eps=eps, momentum=momentum)
     bn.weight.requires_grad_(False)
-    return nn.Sequential(bn, nn.GELU())
+    return bn
+
+
+def gelu_bn(channels: int, eps: float, momentum: float = 0.4) -> nn.Sequential:
+    return nn.Sequential(shift_bn(channels, eps, momentum), nn.GELU())
 
 
 def identity_conv(cin: int, cout: int) -> nn.Conv2d:
@@ -174,9 +192,25 @@ def identity_conv(cin: int, cout: int) -> nn.Conv2d:
     return conv
 
 
-def conv_group(cin: int, cout: int, eps: float) -> nn.Sequential:
-    return nn.Sequential(identity_conv(cin, cout), nn.MaxPool2d(2), gelu_bn(cout, eps),
-                         identity_conv(cout, cout), gelu_bn(cout, eps))
+def conv_group(cin: int, cout: int, eps: float, momentum: float = 0.4) -> nn.Sequential:
+    """airbench94's group: conv -> 2x2 max-pool -> BN -> GELU -> conv -> BN -> GELU."""
+    return nn.Sequential(identity_conv(cin, cout), nn.MaxPool2d(2), gelu_bn(cout, eps, momentum),
+                         identity_conv(cout, cout), gelu_bn(cout, eps, momentum))
+
+
+class ResidualGroup(nn.Module):
+    """airbench96's group: conv -> 2x2 max-pool -> BN -> GELU, then conv -> BN -> GELU -> conv -> BN with the
+    group's input to those two convs added before the last GELU."""
+
+    def __init__(self, cin: int, cout: int, eps: float, momentum: float):
+        super().__init__()
+        self.down = nn.Sequential(identity_conv(cin, cout), nn.MaxPool2d(2), gelu_bn(cout, eps, momentum))
+        self.inner = nn.Sequential(identity_conv(cout, cout), gelu_bn(cout, eps, momentum),
+                                   identity_conv(cout, cout), shift_bn(cout, eps, momentum))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.down(x)
+        return F.gelu(x + self.inner(x))
 
 
 def patch_whitening(images: torch.Tensor, size: int, eps: float = 5e-4) -> tuple[torch.Tensor, torch.Tensor]:
@@ -197,22 +231,23 @@ def patch_whitening(images: torch.Tensor, size: int, eps: float = 5e-4) -> tuple
 
 
 class AirbenchNet(nn.Module):
-    """Frozen 2x2 whitening conv -> GELU -> three conv groups (w, g, g; airbench94: g = 4w) -> global max-pool ->
-    linear / 9."""
+    """Frozen 2x2 whitening conv -> GELU -> three conv groups (w, g, g; airbench94: g = 4w; of 2 convs, or with
+    `group_convs=3` airbench96's residual groups) -> global max-pool -> linear / 9."""
 
-    def __init__(self, channels: int, classes: int, width: int, scale: float, bn_eps: float, group_width: int):
+    def __init__(self, channels: int, classes: int, width: int, scale: float, bn_eps: float, group_width: int,
+                 group_convs: int = 2, bn_momentum: float = 0.4):
         super().__init__()
         whiten = nn.Conv2d(channels, 2 * channels * 4, 2, bias=True)
         whiten.weight.requires_grad_(False)
         nn.init.zeros_(whiten.bias)
-        widths = (width, group_width, group_width)
+        widths = (whiten.out_channels, width, group_width, group_width)
+        group = conv_group if group_convs == 2 else ResidualGroup
         self.body = nn.Sequential(
-            whiten, nn.GELU(), conv_group(whiten.out_channels, widths[0], bn_eps),
-            conv_group(widths[0], widths[1], bn_eps), conv_group(widths[1], widths[2], bn_eps),
+            whiten, nn.GELU(), *(group(cin, cout, bn_eps, bn_momentum) for cin, cout in zip(widths, widths[1:])),
             nn.AdaptiveMaxPool2d(1), nn.Flatten())
-        self.head = nn.Linear(widths[2], classes, bias=False)
+        self.head = nn.Linear(group_width, classes, bias=False)
         self.scale = scale
-        self.feature_dim = widths[2]
+        self.feature_dim = group_width
 
     @torch.no_grad()
     def init_whitening(self, images: torch.Tensor) -> None:
@@ -295,13 +330,13 @@ class Muon(torch.optim.Optimizer):
                 p.add_(g, alpha=-group["lr"])
 
 
-def triangle(step: int, total: int, warmup: float) -> float:
-    """airbench94's learning-rate factor: 0.2 -> 1 linearly over the first `warmup` of the run, then down to
-    0.07 at its end."""
+def triangle(step: int, total: int, warmup: float, end: float = 0.07) -> float:
+    """airbench's learning-rate factor: 0.2 -> 1 linearly over the first `warmup` of the run, then linearly down to
+    `end` at its end (airbench94: 0.07; airbench96: 0)."""
     up = max(int(total * warmup), 1)
     if step < up:
         return 0.2 + 0.8 * step / up
-    return 1.0 - 0.93 * min((step - up) / max(total - up, 1), 1.0)
+    return 1.0 - (1.0 - end) * min((step - up) / max(total - up, 1), 1.0)
 
 
 class DenseHeadNet(nn.Module):
@@ -378,7 +413,7 @@ class Classifier(AdversarialTraining, Model):
                 raise ConfigError(f"the airbench net has no dropout layer (dropout={cfg.dropout} would be ignored); "
                                   "set dropout=0 or use arch=fast")
             self.net = AirbenchNet(spec.channels, outputs, cfg.width, cfg.head_scale, cfg.bn_eps,
-                                   cfg.group_width or 4 * cfg.width)
+                                   cfg.group_width or 4 * cfg.width, cfg.group_convs, cfg.bn_momentum)
         else:
             self.net = FastNet(spec.channels, outputs, cfg.width, cfg.convs_per_stage, cfg.dropout,
                                cfg.head_scale)
@@ -460,7 +495,10 @@ class Classifier(AdversarialTraining, Model):
                 images = alternating_hflip(images, index, epoch)
             else:
                 images = random_hflip(images)
-        if self.cfg.cutout:
+        if self.cfg.cutout and self.cfg.cutout_style == "airbench":
+            mean = images.float().mean((0, 2, 3), keepdim=True).round().to(images.dtype)
+            images = random_cutout(images, self.cfg.cutout, fill=mean, inside=True)
+        elif self.cfg.cutout:
             images = random_cutout(images, self.cfg.cutout)
         return images
 
@@ -513,7 +551,7 @@ class Classifier(AdversarialTraining, Model):
             self.schedulers = {"net": sched}
         elif cfg.schedule == "triangle":
             self.schedulers = {"net": torch.optim.lr_scheduler.LambdaLR(
-                opt, lambda step: triangle(step, self.total_steps, cfg.warmup))}
+                opt, lambda step: triangle(step, self.total_steps, cfg.warmup, cfg.lr_end))}
         elif cfg.schedule == "cosine":
             self.schedulers = {"net": torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(total_steps, 1))}
 
@@ -652,6 +690,16 @@ AIRBENCH_CIFAR = {"hflip_schedule": "alternating", "crop_border": "reflect", "wh
                   "decay_biases": True}
 set_dataset_defaults("classifier-airbench", ("cifar10-jpeg", "cifar10"), AIRBENCH_CIFAR)
 set_dataset_defaults("classifier-airbench95", ("cifar10-jpeg", "cifar10"), AIRBENCH_CIFAR)  # airbench95 has them too
+register_preset(
+    "classifier-airbench96", "classifier",
+    description="airbench96's net and recipe (Jordan 2024, its 06/2024 update): airbench's with three convs per group "
+    "and a residual over the last two (10 conv layers, groups 128-512-512), 4-pixel translations and 12-pixel "
+    "cutout, airbench lr 9, a schedule down to 0, 31 epochs; about 8x the work of classifier-airbench95",
+    preset={**AIRBENCH_RECIPE, "width": 128, "group_width": 512, "group_convs": 3, **airbench_sgd(9.0, 0.012, 0.85),
+            "warmup": 0.1, "lr_end": 0.0, "crop_pad": 4, "cutout": 12, "cutout_style": "airbench", "bn_momentum": 0.1},
+    train_defaults={"epochs": 31, "batch_size": 1024, "precision": "bf16"})
+set_dataset_defaults("classifier-airbench96", ("cifar10-jpeg", "cifar10"),
+                     {**AIRBENCH_CIFAR, "whiten_bias_until": 0.0968})  # its whitening bias learns for 3 of 31 epochs
 
 
 ROBUST_NET = {"arch": "small", "width": 16, "hidden": 100, "optimizer": "adam", "lr": 5e-3, "momentum": 0.9,

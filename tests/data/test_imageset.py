@@ -154,6 +154,22 @@ def test_random_cutout_blanks_one_square_per_image():
     assert torch.equal(x.grad, (y != -1).float())
 
 
+def test_random_cutout_inside_keeps_the_whole_square_in_the_image_in_the_given_colour():
+    x = torch.full((2000, 3, 8, 8), 255, dtype=torch.uint8)
+    colour = torch.tensor([10, 20, 30], dtype=torch.uint8).view(1, 3, 1, 1)
+    torch.manual_seed(0)
+    out = random_cutout(x, 3, fill=colour, inside=True)
+    cut = (out != 255).all(1)  # N x H x W
+    assert torch.equal(cut.sum((1, 2)), torch.full((2000,), 9))  # never cut by the border
+    assert torch.equal(out.permute(0, 2, 3, 1)[cut], colour.view(1, 3).expand(9 * 2000, 3))
+    assert torch.equal(out.permute(0, 2, 3, 1)[~cut], x.permute(0, 2, 3, 1)[~cut])
+    corner = torch.stack([cut.any(2).int().argmax(1), cut.any(1).int().argmax(1)], 1)  # top-left of each square
+    assert corner.min() == 0 and corner.max() == 8 - 3  # every placement, from one edge to the other
+    assert cut.any(0).all()
+    # a square larger than the image covers all of it
+    assert (random_cutout(x[:4], 12, fill=0.0, inside=True) == 0).all()
+
+
 def translation_set(n=40, paired=True):
     """Targets tagged with their index in pixel (0, 0), sources with index + 100 (3-channel targets, 1-channel
     sources), so a batch shows which source came with which target."""

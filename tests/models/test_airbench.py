@@ -8,7 +8,15 @@ from torch import nn
 import genzoo
 from genzoo.data.imageset import ImageSet
 from genzoo.errors import ConfigError
-from genzoo.models.classifier import Lookahead, Muon, airbench_sgd, orthogonalize, patch_whitening, triangle
+from genzoo.models.classifier import (
+    Lookahead,
+    Muon,
+    ResidualGroup,
+    airbench_sgd,
+    orthogonalize,
+    patch_whitening,
+    triangle,
+)
 from genzoo.registry import get as registry_entry
 from genzoo.registry import make_config
 from genzoo.training import TrainConfig, Trainer
@@ -56,6 +64,14 @@ def test_triangle_schedule_by_hand():
     assert triangle(23 + 77 // 2, 100, 0.23) == pytest.approx(1.0 - 0.93 * 38 / 77)
     assert triangle(100, 100, 0.23) == pytest.approx(0.07)
     assert triangle(150, 100, 0.23) == pytest.approx(0.07)  # a step past the end stays at the floor
+
+
+def test_triangle_schedule_down_to_zero_by_hand():  # airbench96: warm up over 10%, then linearly to 0
+    assert triangle(0, 100, 0.1, end=0.0) == pytest.approx(0.2)
+    assert triangle(5, 100, 0.1, end=0.0) == pytest.approx(0.6)
+    assert triangle(10, 100, 0.1, end=0.0) == pytest.approx(1.0)
+    assert triangle(55, 100, 0.1, end=0.0) == pytest.approx(0.5)
+    assert triangle(100, 100, 0.1, end=0.0) == 0.0
 
 
 def test_lookahead_update_by_hand():
@@ -370,3 +386,91 @@ def test_airbench95_preset_is_airbench94s_recipe_wider_slower_and_longer(dataset
     assert (a95.width, a95.group_width, a95.lr, a95.weight_decay) == (128, 384, 1.304, 0.00153)
     assert registry_entry("classifier-airbench95").train_defaults["epochs"] == 15
     assert (a95.hflip_schedule == "alternating") == (dataset != "")  # airbench's four choices on CIFAR only
+
+
+def test_residual_group_adds_its_input_over_the_last_two_convs():
+    torch.manual_seed(0)
+    group = ResidualGroup(4, 6, eps=1e-5, momentum=0.1).eval()
+    x = torch.randn(2, 4, 8, 8)
+    down = group.down(x)
+    assert down.shape == (2, 6, 4, 4)
+    with torch.no_grad():
+        group.inner[2].weight.zero_()  # the inner path gives batchnorm(0) = 0 at initial statistics
+    assert torch.allclose(group(x), F.gelu(down))  # the residual carries the group's input through
+    with torch.no_grad():
+        group.inner[2].weight.normal_()
+    assert torch.allclose(group(x), F.gelu(down + group.inner(down)))
+    assert not torch.allclose(group(x), F.gelu(down))
+
+
+def test_group_convs_3_builds_airbench96s_ten_conv_net_with_its_batchnorm_momentum():
+    spec = colour_toy(n=8, side=32).spec
+    model = genzoo.build("classifier-airbench", spec, width=4, group_width=8, group_convs=3, bn_momentum=0.1)
+    convs = [m.out_channels for m in model.net.body.modules() if isinstance(m, nn.Conv2d)]
+    assert convs == [24, 4, 4, 4, 8, 8, 8, 8, 8, 8]  # whitening + 3 groups of 3
+    assert sum(isinstance(m, ResidualGroup) for m in model.net.modules()) == 3
+    norms = [m for m in model.net.modules() if isinstance(m, nn.BatchNorm2d)]
+    assert len(norms) == 9 and all(m.momentum == 0.1 and not m.weight.requires_grad for m in norms)
+    assert model.net(torch.randn(2, 3, 32, 32)).shape == (2, 3)
+    # airbench94's net keeps its state-dict names (saved runs and the shipped feature nets load as before)
+    default = genzoo.build("classifier-airbench", spec, width=4)
+    assert "net.body.2.0.weight" in default.state_dict() and "net.body.2.down.0.weight" in model.state_dict()
+    assert {m.momentum for m in default.net.modules() if isinstance(m, nn.BatchNorm2d)} == {0.4}
+
+
+def test_airbench_style_cutout_cuts_a_whole_square_in_the_batchs_mean_colour():
+    data = colour_toy(n=8, side=16)
+    model = genzoo.build("classifier-airbench", data.spec, width=4, cutout=5, cutout_style="airbench", crop_pad=0,
+                         hflip="off")
+    images = torch.zeros(64, 3, 16, 16, dtype=torch.uint8)
+    images[32:] = torch.tensor([200, 100, 50], dtype=torch.uint8).view(1, 3, 1, 1)  # mean colour 100, 50, 25
+    out = model.augment(images)
+    mean = torch.tensor([100, 50, 25], dtype=torch.uint8).view(1, 3, 1, 1)
+    cut = (out == mean).all(1)
+    assert torch.equal(cut.sum((1, 2)), torch.full((64,), 25))  # 5 x 5, never cut by the border
+    assert torch.equal(out.masked_fill(cut[:, None], 0), images.masked_fill(cut[:, None], 0))
+
+
+def test_exact_resume_of_airbench96s_net_and_augmentation(tmp_path):
+    data = colour_toy(side=16)
+    a96 = {"group_convs": 3, "crop_pad": 4, "crop_border": "reflect", "cutout": 4, "cutout_style": "airbench",
+           "lr_end": 0.0, "bn_momentum": 0.1}
+    straight, tr = trainer(data, 9, out=tmp_path / "a", **a96)
+    tr.fit()
+    _, tr = trainer(data, 9, out=tmp_path / "b", **a96)
+    tr.fit(until=4)
+    resumed, tr = trainer(data, 9, out=tmp_path / "b", **a96)
+    tr.fit(resume=True)
+    a, b = straight.state_dict(), resumed.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.parametrize("dataset", ["cifar10-jpeg", "cifar10", ""])
+def test_airbench96_preset_is_airbench94s_recipe_with_residual_groups_cutout_and_a_longer_schedule(dataset):
+    a94 = make_config("classifier-airbench", dataset=dataset)
+    a96 = make_config("classifier-airbench96", dataset=dataset)
+    differ = {k: getattr(a96, k) for k in vars(a94) if getattr(a94, k) != getattr(a96, k)}
+    # airbench96: lr 9 and weight decay 0.012 per 1024 examples at momentum 0.85; whitening bias for 3 of 31 epochs
+    expected = {"width": 128, "group_width": 512, "group_convs": 3, "lr": 1.174, "weight_decay": 0.001333,
+                "warmup": 0.1, "lr_end": 0.0, "crop_pad": 4, "cutout": 12, "cutout_style": "airbench",
+                "bn_momentum": 0.1}
+    assert differ == (expected | {"whiten_bias_until": 0.0968} if dataset else expected)
+    assert airbench_sgd(9.0, 0.012, 0.85) == {"lr": 1.174, "weight_decay": 0.001333, "momentum": 0.85}
+    assert registry_entry("classifier-airbench96").train_defaults["epochs"] == 31
+    assert (a96.hflip_schedule, a96.crop_border) == (("alternating", "reflect") if dataset else ("random", "black"))
+
+
+@pytest.mark.learning
+def test_airbench96_net_learns_mnist_mini(mini, mini_test):
+    data = mini.take(3000)
+    model = genzoo.build("classifier-airbench", data.spec, width=8, group_convs=3, crop_pad=2, cutout=6,
+                         cutout_style="airbench", lr_end=0.0, warmup=0.1, lr=0.2, seed=SEED)
+    before = model.evaluate(mini_test)["accuracy"]
+    cfg = TrainConfig(steps=120, batch_size=64, progress=False, precision="fp32", seed=SEED)
+    Trainer(model, data, cfg).fit()
+    after = model.evaluate(mini_test)["accuracy"]
+    record(before=before, accuracy=after)
+    # measured (seeds 0-4, native AVX-512 and avx2 kernels): before 0.087..0.103, after 0.959..0.973. airbench96's
+    # batchnorm momentum 0.1 is left out: in 120 steps its running statistics lag the net (seed 1: 0.41 with them,
+    # 0.96 with the batch's), which a 1500-step run at a learning rate falling to 0 does not see
+    assert before < 0.3 and after > 0.85, (before, after)
