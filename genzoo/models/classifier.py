@@ -29,9 +29,9 @@ up), bf16 on CPU.
 `classifier-airbench95` is airbench95's recipe: the same with conv groups 128-384-384 (`width=128 group_width=384`),
 airbench lr 10 instead of 11.5 and 15 epochs (95.0% on official CIFAR-10 in 10.4 s on an A100; about 4x the work).
 `classifier-airbench96` is airbench96's (its June 2024 version: 96.0% in 31 epochs): groups of three convs with a
-residual connection over the last two (`group_convs=3`), widths 128-512-512, airbench lr 9 and weight decay 0.012, a
-schedule that warms up over 10% and ends at 0 (`lr_end=0`), 4-pixel translations, 12-pixel cutout wholly inside the
-image in the mean colour (`cutout_style=airbench`), PyTorch's batchnorm momentum, 31 epochs.
+residual connection over the last two (`group_convs=3`), widths 128-512-512, airbench lr 9 and weight decay 0.012,
+a schedule that warms up over 10% and ends at 0 (`triangle_end=0`), 4-pixel translations, 12-pixel cutout wholly
+inside the image in the mean colour (`cutout_style=airbench`), PyTorch's batchnorm momentum, 31 epochs.
 `optimizer=muon` is airbench94_muon's optimizer (Muon for the conv filters, Nesterov SGD for biases and head);
 that script divides the logits by 256 where this net multiplies them by `head_scale`, so its head learning rate
 maps to ours by the square of the ratio of the two scales (see `Muon`).
@@ -89,7 +89,7 @@ class ClassifierConfig:
                                       "(airbench94: their weight decay divided by bias_lr_scale)")
     schedule: Literal["onecycle", "triangle", "cosine", "constant"] = field(
         "onecycle", "learning-rate schedule (triangle: airbench's, 0.2 -> 1 over the warmup, then down to 0.07)")
-    lr_end: float = field(0.07, "triangle: the learning-rate factor at the end of the run (airbench94/95: 0.07; "
+    triangle_end: float = field(0.07, "triangle: the learning-rate factor at the end of the run (airbench94/95: 0.07; "
                                 "airbench96: 0)", ge=0, le=1)
     bias_lr_scale: float = field(1.0, "learning-rate multiplier for batchnorm biases (airbench: 64; with "
                                       "optimizer=muon for every bias)", gt=0)
@@ -551,7 +551,7 @@ class Classifier(AdversarialTraining, Model):
             self.schedulers = {"net": sched}
         elif cfg.schedule == "triangle":
             self.schedulers = {"net": torch.optim.lr_scheduler.LambdaLR(
-                opt, lambda step: triangle(step, self.total_steps, cfg.warmup, cfg.lr_end))}
+                opt, lambda step: triangle(step, self.total_steps, cfg.warmup, cfg.triangle_end))}
         elif cfg.schedule == "cosine":
             self.schedulers = {"net": torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(total_steps, 1))}
 
@@ -696,7 +696,8 @@ register_preset(
     "and a residual over the last two (10 conv layers, groups 128-512-512), 4-pixel translations and 12-pixel "
     "cutout, airbench lr 9, a schedule down to 0, 31 epochs; about 8x the work of classifier-airbench95",
     preset={**AIRBENCH_RECIPE, "width": 128, "group_width": 512, "group_convs": 3, **airbench_sgd(9.0, 0.012, 0.85),
-            "warmup": 0.1, "lr_end": 0.0, "crop_pad": 4, "cutout": 12, "cutout_style": "airbench", "bn_momentum": 0.1},
+            "warmup": 0.1, "triangle_end": 0.0, "crop_pad": 4, "cutout": 12, "cutout_style": "airbench",
+            "bn_momentum": 0.1},
     train_defaults={"epochs": 31, "batch_size": 1024, "precision": "bf16"})
 set_dataset_defaults("classifier-airbench96", ("cifar10-jpeg", "cifar10"),
                      {**AIRBENCH_CIFAR, "whiten_bias_until": 0.0968})  # its whitening bias learns for 3 of 31 epochs
