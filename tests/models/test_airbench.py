@@ -41,6 +41,16 @@ def trainer(data, steps, out=None, **settings):
     return model, Trainer(model, data, cfg, run_dir=out, eval_data=None)
 
 
+def accuracy_before_and_after(model, data, test, steps):
+    """Test accuracy before and after `steps` steps of training at batch 64 (recorded for the learning spread)."""
+    before = model.evaluate(test)["accuracy"]
+    cfg = TrainConfig(steps=steps, batch_size=64, progress=False, precision="fp32", seed=SEED)
+    Trainer(model, data, cfg).fit()
+    after = model.evaluate(test)["accuracy"]
+    record(before=before, accuracy=after)
+    return before, after
+
+
 def test_patch_whitening_makes_patches_uncorrelated_with_unit_variance():
     g = torch.Generator().manual_seed(0)
     # correlated, off-centre colour images: blurred noise plus a per-channel offset
@@ -192,11 +202,7 @@ def test_airbench_learns_mnist_mini(mini, mini_test):
     data = mini.take(3000)
     model = genzoo.build("classifier-airbench", data.spec, width=8, lr=0.2, seed=SEED)
     assert model.tta_mode() == "shift"  # digits: no flips
-    before = model.evaluate(mini_test)["accuracy"]
-    cfg = TrainConfig(steps=120, batch_size=64, progress=False, precision="fp32", seed=SEED)
-    Trainer(model, data, cfg).fit()
-    after = model.evaluate(mini_test)["accuracy"]
-    record(before=before, accuracy=after)
+    before, after = accuracy_before_and_after(model, data, mini_test, steps=120)
     # measured (seeds 0-2, native AVX-512 and avx2 kernels): before 0.088..0.097, after 0.962..0.970; with
     # batchnorm's epsilon at airbench's 1e-12 it stayed at 0.117 (a constant channel blew the gradients up)
     assert before < 0.3 and after > 0.85, (before, after)
@@ -467,11 +473,7 @@ def test_airbench96_net_learns_a_faint_colour_cue():
     data, test = colour_toy(n=512, signal=8), colour_toy(n=300, seed=1, signal=8)
     model = genzoo.build("classifier-airbench", data.spec, width=8, group_width=16, group_convs=3, crop_pad=2,
                          cutout=4, cutout_style="airbench", triangle_end=0.0, warmup=0.1, lr=0.2, seed=SEED)
-    before = model.evaluate(test)["accuracy"]
-    cfg = TrainConfig(steps=40, batch_size=64, progress=False, precision="fp32", seed=SEED)
-    Trainer(model, data, cfg).fit()
-    after = model.evaluate(test)["accuracy"]
-    record(before=before, accuracy=after)
+    before, after = accuracy_before_and_after(model, data, test, steps=40)
     # measured (seeds 0-4; native AVX-512 and avx2 kernels; 1 and 2 threads): before 0.307..0.367, after
     # 0.853..0.973. On MNIST digits this small residual net diverged for one seed at one thread (conv weights grew
     # to 1e6 in the first group: near-constant channels over the black background, the trouble airbench's
