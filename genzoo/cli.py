@@ -11,6 +11,7 @@ import argparse
 import datetime as _dt
 import math
 import os
+import re
 import sys
 import textwrap
 import warnings
@@ -708,7 +709,13 @@ def cmd_compare(args) -> int:
     return 0
 
 
+MAX_EVAL_SAMPLES = 1_000_000  # 20x the 50k of FID papers: 10k take seconds on 2 cores, this many minutes
+
+
 def cmd_eval(args) -> int:
+    if args.n > MAX_EVAL_SAMPLES:  # more would run for hours and then fail for memory
+        raise ConfigError(f"--n {args.n}: sample-quality metrics take at most {MAX_EVAL_SAMPLES:,} samples per seed "
+                          "(papers use 10,000-50,000); ask for fewer")
     if args.fake or args.real:
         return _eval_folder(args)
     if not args.run:
@@ -876,6 +883,29 @@ def _print_figures(res: dict[str, Any], prefix: str, data) -> None:
             print("  " + "".join(f"{v:>{w}}" for v in row))
 
 
+MAX_GRID = 10_000  # images in one grid picture: 10,000 28x28 digits at 64 px a cell are 6,400 px a side
+
+
+def _check_grid_path(out: str | None) -> None:
+    """Refuse, before any work, an --out grid file type that no image writer takes (it would fail at the end)."""
+    if out:
+        from PIL import Image
+
+        ext = Path(out).suffix.lower()
+        if Image.registered_extensions().get(ext) not in Image.SAVE:
+            raise ConfigError(f"--out {out}: {repr(ext) if ext else 'a name without an extension'} is not an "
+                              "image file type; name the grid .png (or .jpg, .webp)")
+
+
+def _check_sample_outputs(args) -> None:
+    """Refuse, before any sampling, what would fail after it: a grid file type no image writer takes, and a grid
+    too large to be one picture."""
+    _check_grid_path(args.out)
+    if (args.out or not args.out_dir) and args.n > MAX_GRID:
+        raise ConfigError(f"--n {args.n}: a grid picture holds at most {MAX_GRID} images; write one PNG per sample "
+                          "with --out-dir DIR (and no --out), or ask for fewer")
+
+
 def cmd_sample(args) -> int:
     import torch
 
@@ -883,6 +913,7 @@ def cmd_sample(args) -> int:
     from genzoo.data.grid import save_grid
     from genzoo.runs import RunDir, load_model
 
+    _check_sample_outputs(args)
     run = RunDir(args.run)
     model = load_model(run.path, which=args.which, device=_resolve_device(args.device))
     g = torch.Generator().manual_seed(args.seed)
@@ -958,6 +989,7 @@ def cmd_viz(args) -> int:
     if args.layers:
         print_layers(args.run, which=args.which, net=args.net)
         return 0
+    _check_grid_path(args.out)
     opts = VizOptions(targets=args.target, layer=args.layer, channels=args.channels, net=args.net,
                       ablate=args.ablate, n=args.n, steps=args.steps, lr=args.lr, param=args.param, tv=args.tv,
                       l2=args.l2, blur_every=args.blur_every, jitter=args.jitter, seed=args.seed, out=args.out,
@@ -1089,6 +1121,38 @@ def _one_line(e: GenzooError) -> str:
     return "; ".join(lines) or type(e).__name__
 
 
+OUT_OF_MEMORY_FIX = {
+    "train": "make the model smaller (its width keys: `genzoo list MODEL`), or lower --batch-size or "
+             "data.image_size, or use a machine with more memory (a run under way keeps its last checkpoint: "
+             "`genzoo train --resume RUN_DIR`)",
+    "sample": "ask for fewer samples (--n), or use a machine with more memory",
+    "eval": "evaluate fewer samples (--n), or use a machine with more memory",
+}
+
+
+def _out_of_memory(e: BaseException) -> str | None:
+    """What could not be allocated, when `e` is running out of memory, else None. torch's CPU allocator raises a
+    plain RuntimeError ("DefaultCPUAllocator: can't allocate memory: you tried to allocate N bytes"), CUDA's
+    torch.OutOfMemoryError ("Tried to allocate 20.00 GiB"), and Python and NumPy a MemoryError."""
+    text = str(e)
+    if not (isinstance(e, MemoryError) or type(e).__name__ == "OutOfMemoryError" or "can't allocate memory" in text
+            or "out of memory" in text.lower()):
+        return None
+    size = re.search(r"allocate (\d+) bytes", text)
+    if size:
+        return f"could not allocate {_bytes(int(size.group(1)))}"
+    size = re.search(r"allocate ([\d.]+ ?[KMGTP]i?B)", text, re.IGNORECASE)
+    return f"could not allocate {size.group(1)}" if size else "an allocation failed"
+
+
+def _bytes(n: int) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if n < 1024 or unit == "PiB":
+            return f"{n} bytes" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    raise AssertionError("unreachable")
+
+
 def run() -> int:
     """The `genzoo` command (console script and `python -m genzoo`): `main` in a process whose float32 denormals
     are flushed to zero.
@@ -1108,6 +1172,7 @@ def run() -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
+    args = None
     try:
         args = parser.parse_args(argv)
         if not getattr(args, "func", None):
@@ -1116,6 +1181,13 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except GenzooError as e:
         print(f"genzoo: error: {_one_line(e)}", file=sys.stderr)
+        return 2
+    except (MemoryError, RuntimeError) as e:
+        failed = _out_of_memory(e)
+        if failed is None:
+            raise
+        print(f"genzoo: error: out of memory: {failed}; "
+              f"{OUT_OF_MEMORY_FIX.get(getattr(args, 'command', None), OUT_OF_MEMORY_FIX['train'])}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("genzoo: interrupted", file=sys.stderr)

@@ -645,6 +645,10 @@ CASES = [
          "greater than 0"),
     case("batch-size-zero", nothing, "train classifier --steps 1 --batch-size 0 --out {out}", "--batch-size",
          "at least 1"),
+    # a model too large to allocate: 3e6 x 6e6 3x3 weights are 589 TiB, more than x86-64's 128 TiB of address
+    # space, so the allocation fails at once whatever the kernel's overcommit setting
+    case("model-too-large", nothing, "train classifier --steps 1 --out {out} --set width=3000000", "out of memory",
+         "589.4 TiB", "make the model smaller", "--batch-size"),
     case("steps-zero", nothing, "train classifier --steps 0 --out {out}", "--steps", "at least 1"),
     case("steps-nan", nothing, "train classifier --steps nan --out {out}", "argument --steps: invalid int value: "
          "'nan' (see genzoo train --help)"),
@@ -700,6 +704,15 @@ CASES = [
     case("sample-interpolate-steps", nothing, "sample {cvae} --interpolate --steps 1", "--steps", "at least 2"),
     case("fetch-timeout-zero", nothing, "data fetch mnist --timeout 0", "--timeout", "greater than 0"),
     case("sample-scale-zero", nothing, "sample {cvae} --scale 0", "--scale", "at least 1"),
+    case("sample-out-not-an-image", nothing, "sample {cvae} --out {tmp}/grid.txt", "--out $TMP/grid.txt",
+         "'.txt' is not an image file type", ".png"),
+    case("sample-out-no-extension", nothing, "sample {cvae} --out {tmp}/grid", "without an extension", ".png"),
+    case("sample-grid-too-large", nothing, "sample {cvae} --n 10001", "--n 10001", "at most 10000", "--out-dir"),
+    # 1e15 samples of 4 bytes or more: over x86-64's 128 TiB of address space, refused whatever the overcommit
+    case("sample-too-many-for-memory", nothing, "sample {cvae} --n 1000000000000000 --out-dir {tmp}/each",
+         "out of memory", "could not allocate", "fewer samples (--n)"),
+    case("eval-too-many-samples", nothing, "eval {cvae} --n 1000001", "--n 1000001", "at most 1,000,000"),
+    case("viz-out-not-an-image", nothing, "viz {run} --out {tmp}/viz.html", "'.html' is not an image file type"),
     case("sample-scale-word", nothing, "sample {cvae} --scale big", "--scale", "auto or a whole number"),
     case("sample-filters-not-rbm", nothing, "sample {cvae} --filters", "--filters is for RBMs"),
     # retrieval (irgan): queries, its database, codes runs

@@ -122,3 +122,33 @@ def test_main_leaves_denormals_alone(capsys):
 
     assert main(["list"]) == 0
     assert (torch.full((3,), 1e-39) * 1.0).min().item() > 0
+
+
+@pytest.mark.parametrize("error, failed", [
+    (RuntimeError("[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: can't allocate memory: you "
+                  "tried to allocate 720000000000 bytes. Error code 12 (Cannot allocate memory)"),
+     "could not allocate 670.6 GiB"),
+    (RuntimeError("CUDA out of memory. Tried to allocate 20.00 GiB (GPU 0; 79.19 GiB total capacity)"),
+     "could not allocate 20.00 GiB"),
+    (MemoryError("Unable to allocate 5.36 GiB for an array with shape (60000, 3, 100, 80)"),
+     "could not allocate 5.36 GiB"),
+    (MemoryError(), "an allocation failed"),
+    (RuntimeError("mat1 and mat2 shapes cannot be multiplied (4x3 and 4x5)"), None),
+], ids=["cpu", "cuda", "numpy", "bare", "not-memory"])
+def test_out_of_memory_is_recognised_with_its_size(error, failed):
+    from genzoo.cli import _out_of_memory
+
+    assert _out_of_memory(error) == failed
+
+
+def test_other_runtime_errors_are_not_hidden(monkeypatch):
+    """Only running out of memory becomes a one-line error; any other RuntimeError is a bug and keeps its
+    traceback."""
+    import genzoo.cli
+
+    def broken(args):
+        raise RuntimeError("mat1 and mat2 shapes cannot be multiplied (4x3 and 4x5)")
+
+    monkeypatch.setattr(genzoo.cli, "cmd_list", broken)
+    with pytest.raises(RuntimeError, match="mat1 and mat2"):
+        genzoo.cli.main(["list"])
