@@ -689,10 +689,18 @@ def _write_report(run: Path) -> None:
         print(f"genzoo: warning: report not written ({text}); try `genzoo report {run}`", file=sys.stderr)
 
 
+def _check_page_path(out: str | None) -> None:
+    """A page is HTML: refuse an --out that names another type (`compare A B --out cmp.png` wrote HTML into a
+    file that image viewers then failed to open)."""
+    if out and Path(out).suffix.lower() not in (".html", ".htm"):
+        raise ConfigError(f"--out {out}: the page is HTML; name it .html (a grid picture comes from genzoo sample)")
+
+
 def cmd_report(args) -> int:
     from genzoo.report.page import write_report
     from genzoo.report.watch import watch
 
+    _check_page_path(args.out)
     if args.watch is not None:
         watch(args.run, args.watch, args.out)
         return 0
@@ -703,6 +711,7 @@ def cmd_report(args) -> int:
 def cmd_compare(args) -> int:
     from genzoo.report.compare import table_text, write_compare
 
+    _check_page_path(args.out)
     path, comparison = write_compare(args.runs, args.out)
     print(table_text(comparison))
     print(f"wrote {path}")
