@@ -892,9 +892,6 @@ def _print_figures(res: dict[str, Any], prefix: str, data) -> None:
             print("  " + "".join(f"{v:>{w}}" for v in row))
 
 
-MAX_GRID = 10_000  # images in one grid picture: 10,000 28x28 digits at 64 px a cell are 6,400 px a side
-
-
 def _check_grid_path(out: str | None) -> None:
     """Refuse, before any work, an --out grid file type that no image writer takes (it would fail at the end)."""
     if out:
@@ -910,9 +907,11 @@ def _check_sample_outputs(args) -> None:
     """Refuse, before any sampling, what would fail after it: a grid file type no image writer takes, and a grid
     too large to be one picture."""
     _check_grid_path(args.out)
-    if (args.out or not args.out_dir) and args.n > MAX_GRID:
-        raise ConfigError(f"--n {args.n}: a grid picture holds at most {MAX_GRID} images; write one PNG per sample "
-                          "with --out-dir DIR (and no --out), or ask for fewer")
+    from genzoo.data.grid import MAX_GRID_IMAGES
+
+    if (args.out or not args.out_dir) and args.n > MAX_GRID_IMAGES:
+        raise ConfigError(f"--n {args.n}: a grid picture holds at most {MAX_GRID_IMAGES} images; write one PNG per "
+                          "sample with --out-dir DIR (and no --out), or ask for fewer")
 
 
 def cmd_sample(args) -> int:

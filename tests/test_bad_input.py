@@ -649,6 +649,8 @@ CASES = [
     # space, so the allocation fails at once whatever the kernel's overcommit setting
     case("model-too-large", nothing, "train classifier --steps 1 --out {out} --set width=3000000", "out of memory",
          "589.4 TiB", "make the model smaller", "--batch-size"),
+    case("sample-grid-too-large-in-training", nothing, "train dcgan --steps 1 --out {out} --set train.n_samples=10001",
+         "n_samples must be at most 10000"),
     case("steps-zero", nothing, "train classifier --steps 0 --out {out}", "--steps", "at least 1"),
     case("steps-nan", nothing, "train classifier --steps nan --out {out}", "argument --steps: invalid int value: "
          "'nan' (see genzoo train --help)"),

@@ -177,6 +177,9 @@ def add_labels(grid: torch.Tensor, cell: tuple[int, int], padding: int, row_labe
     return out
 
 
+MAX_GRID_IMAGES = 10_000  # in one grid picture: 10,000 28x28 digits at 64 px a cell are 6,400 px a side
+
+
 def save_grid(images: torch.Tensor, path: str | Path, nrow: int | None = None,
               value_range: tuple[float, float] | None = (-1.0, 1.0), padding: int = 2, scale: int | str = "auto",
               row_labels: Sequence[str] | None = None, col_labels: Sequence[str] | None = None,

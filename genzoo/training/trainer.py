@@ -23,7 +23,7 @@ import torch
 
 from genzoo import checkpoint as ckpt
 from genzoo.config import checked, field, to_dict
-from genzoo.data.grid import save_grid
+from genzoo.data.grid import MAX_GRID_IMAGES, save_grid
 from genzoo.data.imageset import Batch, ImageSet, to_float
 from genzoo.errors import CheckpointError, ConfigError, TrainingError
 from genzoo.metrics.suite import EvalOptions, parse_metrics
@@ -69,7 +69,7 @@ class TrainConfig:
                               ge=2)
     eval_metrics: str = field("fid,kid,pr", "generative models: comma-separated metrics per evaluation "
                               "(fid, kid, pr, dc, is, cls, cacc, modes; see genzoo.metrics)")
-    n_samples: int = field(64, "images in each sample grid", ge=1)
+    n_samples: int = field(64, "images in each sample grid", ge=1, le=MAX_GRID_IMAGES)
     progress: bool = field(True, "show a progress bar (on a terminal) or periodic lines")
     tensorboard: bool = field(True, "write TensorBoard events to tb/ when tensorboard is installed")
 
