@@ -84,7 +84,10 @@ def coerce(value: Any, tp: Any, key: str) -> Any:
                 raise ValueError("boolean given where an integer is expected")
             if isinstance(value, str):
                 value = value.strip()
-                f = float(value)
+                try:
+                    f = float(value)  # accepts 1e4 and 100.0, as people write step counts
+                except ValueError:
+                    raise ValueError(f"{value!r} is not a whole number") from None
                 if not f.is_integer():
                     raise ValueError(f"{value!r} is not a whole number")
                 return int(f)

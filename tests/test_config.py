@@ -26,6 +26,9 @@ def test_overrides_are_type_checked():
     assert (c.width, c.lr, c.loss, c.betas, c.flag, c.steps) == (16, 2e-4, "b", (0.0, 0.9), True, None)
     with pytest.raises(ConfigError, match="width.*1.5"):
         replace(Cfg(), {"width": "1.5"})
+    with pytest.raises(ConfigError, match=r"^width: cannot use 'abc' \('abc' is not a whole number\)$"):
+        replace(Cfg(), {"width": "abc"})  # not "could not convert string to float"
+    assert replace(Cfg(), {"width": "1e2"}).width == 100
     with pytest.raises(ConfigError, match="not one of a, b"):
         replace(Cfg(), {"loss": "c"})
     with pytest.raises(ConfigError, match="expected 2 comma-separated"):
