@@ -722,11 +722,11 @@ MAX_EVAL_SAMPLES = 1_000_000  # 20x the 50k of FID papers: 10k take seconds on 2
 
 
 def cmd_eval(args) -> int:
+    if args.fake or args.real:
+        return _eval_folder(args)  # scores the folder's images; --n is unused there
     if args.n > MAX_EVAL_SAMPLES:  # more would run for hours and then fail for memory
         raise ConfigError(f"--n {args.n}: sample-quality metrics take at most {MAX_EVAL_SAMPLES:,} samples per seed "
                           "(papers use 10,000-50,000); ask for fewer")
-    if args.fake or args.real:
-        return _eval_folder(args)
     if not args.run:
         raise ConfigError("give a run folder (genzoo eval RUN_DIR), or --real DATASET|DIR and --fake DIR")
     from genzoo.metrics import EvalOptions, parse_metrics
