@@ -1135,7 +1135,12 @@ OUT_OF_MEMORY_FIX = {
              "`genzoo train --resume RUN_DIR`)",
     "sample": "ask for fewer samples (--n), or use a machine with more memory",
     "eval": "evaluate fewer samples (--n), or use a machine with more memory",
+    "attack": "lower --batch-size (default 500), or use a machine with more memory",
+    "viz": "ask for fewer images (-n, --target, --channels), or use a machine with more memory",
+    "project": "project fewer images at once, or with fewer --starts, or use a machine with more memory",
+    "caption": "caption fewer images at once, or with a smaller --beam, or use a machine with more memory",
 }
+OUT_OF_MEMORY_ANY = "use a machine with more memory"  # commands with no size knob of their own (data info, serve)
 
 
 def _out_of_memory(e: BaseException) -> str | None:
@@ -1195,7 +1200,7 @@ def main(argv: list[str] | None = None) -> int:
         if failed is None:
             raise
         print(f"genzoo: error: out of memory: {failed}; "
-              f"{OUT_OF_MEMORY_FIX.get(getattr(args, 'command', None), OUT_OF_MEMORY_FIX['train'])}", file=sys.stderr)
+              f"{OUT_OF_MEMORY_FIX.get(getattr(args, 'command', None), OUT_OF_MEMORY_ANY)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("genzoo: interrupted", file=sys.stderr)

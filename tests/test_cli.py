@@ -152,3 +152,26 @@ def test_other_runtime_errors_are_not_hidden(monkeypatch):
     monkeypatch.setattr(genzoo.cli, "cmd_list", broken)
     with pytest.raises(RuntimeError, match="mat1 and mat2"):
         genzoo.cli.main(["list"])
+
+
+@pytest.mark.parametrize("argv, advice", [
+    (["attack", "RUN"], "lower --batch-size"),
+    (["viz", "RUN"], "fewer images (-n, --target, --channels)"),
+    (["project", "RUN", "a.png"], "fewer --starts"),
+    (["caption", "RUN", "a.png"], "smaller --beam"),
+    (["data", "info", "mnist"], "use a machine with more memory"),
+], ids=["attack", "viz", "project", "caption", "data"])
+def test_out_of_memory_advice_fits_the_command(monkeypatch, capsys, argv, advice):
+    """Each command's advice names its own size knobs; train's (model width, batch) would mislead elsewhere."""
+    import genzoo.cli
+
+    def out_of_memory(args):
+        raise MemoryError("Unable to allocate 5.36 GiB for an array with shape (60000, 3, 100, 80)")
+
+    func = {"attack": "cmd_attack", "viz": "cmd_viz", "project": "cmd_project", "caption": "cmd_caption",
+            "data": "cmd_data_info"}[argv[0]]
+    monkeypatch.setattr(genzoo.cli, func, out_of_memory)
+    assert genzoo.cli.main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("genzoo: error: out of memory: could not allocate 5.36 GiB; ") and "\n" not in err, err
+    assert advice in err and "width keys" not in err, err
