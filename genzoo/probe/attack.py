@@ -139,6 +139,16 @@ def _batches(data, n: int, batch_size: int, device):
             return
 
 
+def _progress(total: int, what: str):
+    """A progress bar on stderr when it is a terminal (a PGD attack on a whole test split takes minutes); silent in
+    logs and pipes."""
+    import sys
+
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=what, unit="batch", file=sys.stderr, disable=None, leave=False, dynamic_ncols=True)
+
+
 def budget_attack(view: NetView, data, opts: AttackOptions, device) -> tuple[dict[str, Any], dict[float, tuple]]:
     """FGSM or PGD at each eps over the first n images: clean and robust accuracy, targeted success, speed;
     and per eps the first `show` correctly classified images with their adversarial versions."""
@@ -146,6 +156,7 @@ def budget_attack(view: NetView, data, opts: AttackOptions, device) -> tuple[dic
     gen = torch.Generator(device=device)
     rows, shown = [], {}
     clean = None
+    bar = _progress(len(opts.eps) * math.ceil(n / opts.batch_size), f"{opts.method} {opts.norm} on {n} images")
     for eps in opts.eps:
         gen.manual_seed(opts.seed)
         hits = target_hits = target_n = correct_n = 0
@@ -173,6 +184,8 @@ def budget_attack(view: NetView, data, opts: AttackOptions, device) -> tuple[dic
             ok = (pred == y).nonzero().flatten()[:max(0, opts.show - sum(map(len, keep_x)))]
             keep_x.append(x[ok])
             keep_adv.append(adv[ok])
+            bar.set_postfix_str(f"eps {eps:g}", refresh=False)
+            bar.update()
         clean = correct_n / n
         row = {"eps": eps, "robust_accuracy": hits / n, "seconds": round(seconds, 3),
                "images_per_s": round(n / max(seconds, 1e-9), 1)}
@@ -180,6 +193,7 @@ def budget_attack(view: NetView, data, opts: AttackOptions, device) -> tuple[dic
             row["target_success"] = target_hits / max(target_n, 1)
         rows.append(row)
         shown[eps] = (torch.cat(keep_x), torch.cat(keep_adv))
+    bar.close()
     result = {"method": opts.method, "norm": opts.norm, "n": n, "clean_accuracy": clean,
               "eps": [r["eps"] for r in rows], "robust_accuracy": [r["robust_accuracy"] for r in rows],
               "rows": rows, "images_per_s": round(sum(n for _ in rows) / max(sum(r["seconds"] for r in rows), 1e-9), 1)}

@@ -36,6 +36,26 @@ def test_fgsm_and_pgd_write_a_robust_accuracy_table_grids_and_a_plot(runs, capsy
     assert "attack_fgsm_linf" in metrics(clf)  # figures of other attacks are kept
 
 
+def test_a_terminal_sees_progress_and_a_log_does_not(runs, monkeypatch, capsys):
+    """PGD on a whole test split takes minutes: a terminal gets a bar counting batches over all eps; a pipe or
+    log file gets nothing extra."""
+    import io
+    import sys
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    args = ("attack", str(runs / "clf"), "--method", "fgsm", "--eps", "0,0.1", "-n", "400", "--batch-size", "100")
+    _main(*args)
+    assert "batch" not in capsys.readouterr().err
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    _main(*args)
+    shown = terminal.getvalue()
+    assert "fgsm linf on 400 images" in shown and "/8 " in shown, shown  # 2 eps x 4 batches of 100
+
+
 def test_targeted_l2_and_default_ladder(runs):
     clf = runs / "clf"
     _main("attack", str(clf), "--method", "pgd", "--targeted", "3", "--eps", "3", "--norm", "l2", "--steps", "20",
