@@ -244,8 +244,12 @@ class RunLock:
             if check is not None:
                 check()
             return
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:  # a file in the way, a read-only or missing filesystem: name it, not errno's traceback
+            what = "is a file, not a folder" if self.run_dir.is_file() else f"cannot be written ({e.strerror})"
+            raise CheckpointError(f"run folder {self.run_dir} {what}; choose another --out") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as e:

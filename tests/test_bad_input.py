@@ -197,6 +197,10 @@ def nothing(tmp: Path) -> None:
     pass
 
 
+def out_is_a_file(tmp: Path) -> None:
+    (tmp / "new-run").write_text("notes\n")
+
+
 # ---- setups: each damages one thing ----------------------------------------------------------------
 def idx_gz_truncated(tmp):
     f = mnist(tmp) / "train-images-idx3-ubyte.gz"
@@ -643,6 +647,12 @@ CASES = [
     case("lr-zero", nothing, TRAIN + " --lr 0", "--lr", "greater than 0"),
     case("set-lr-negative", nothing, "train dcgan --steps 1 --quiet --out {out} --set lr_d=-2e-4", "lr_d",
          "greater than 0"),
+    case("batch-larger-than-data", nothing, "train classifier --steps 1 --batch-size 20000 --out {out}",
+         "10000 images are too few for batch size 20000", "lower --batch-size"),  # and no run folder is left
+    case("out-is-a-file", out_is_a_file, "train classifier --steps 1 --out {out}", "run folder {out} is a file",
+         "choose another --out"),
+    case("out-under-a-file", out_is_a_file, "train classifier --steps 1 --out {out}/run", "run folder {out}/run",
+         "cannot be written (Not a directory)", "choose another --out"),
     case("batch-size-zero", nothing, "train classifier --steps 1 --batch-size 0 --out {out}", "--batch-size",
          "at least 1"),
     # a model too large to allocate: 3e6 x 6e6 3x3 weights are 589 TiB, more than x86-64's 128 TiB of address

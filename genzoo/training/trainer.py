@@ -210,6 +210,7 @@ class Trainer:
     def _setup(self, resume: bool) -> dict[str, Any] | None:
         """Lock and prepare the run folder; returns the checkpoint to resume from (None: start at step 0)."""
         dist.init(self.dist, self.device)
+        self.steps_per_epoch  # noqa: B018 -- data too small for one batch fails before the run folder is made
         self._acquire_lock(resume)
         state = self._resume_state() if resume else None
         if state is None:
