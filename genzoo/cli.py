@@ -572,6 +572,11 @@ def cmd_train(args) -> int:
     from genzoo.training import TrainConfig, Trainer
     from genzoo.training import distributed as dist
 
+    if args.resume and args.out:  # was silently ignored
+        raise ConfigError(f"--out {args.out}: a resumed run goes on in its own folder ({args.resume}); to branch "
+                          "it, copy that folder and resume the copy")
+    if args.out:  # before the data loads (a minute for some sets); the run folder's lock checks it again
+        _check_folder(args.out, "--out", args.out)
     if args.resume:
         if args.model:
             raise ConfigError("give either a model name or --resume RUN_DIR, not both")
@@ -689,11 +694,23 @@ def _write_report(run: Path) -> None:
         print(f"genzoo: warning: report not written ({text}); try `genzoo report {run}`", file=sys.stderr)
 
 
+def _check_folder(folder: str | os.PathLike, flag: str, given: str) -> None:
+    """Refuse, before any work, an output folder that cannot be made because a file stands at it or above it
+    (`--out-dir notes.txt` sampled, then failed with FileExistsError's traceback)."""
+    for where in (Path(folder).expanduser(), *Path(folder).expanduser().parents):
+        if where.exists():
+            if not where.is_dir():
+                raise ConfigError(f"{flag} {given}: {where} is a file, not a folder; choose another {flag}")
+            return
+
+
 def _check_page_path(out: str | None) -> None:
     """A page is HTML: refuse an --out that names another type (`compare A B --out cmp.png` wrote HTML into a
     file that image viewers then failed to open)."""
     if out and Path(out).suffix.lower() not in (".html", ".htm"):
         raise ConfigError(f"--out {out}: the page is HTML; name it .html (a grid picture comes from genzoo sample)")
+    if out:
+        _check_folder(Path(out).parent, "--out", out)
 
 
 def cmd_report(args) -> int:
@@ -818,6 +835,8 @@ def _eval_folder(args) -> int:
         raise ConfigError("--real and --fake go together: genzoo eval --real DATASET|DIR --fake DIR")
     if args.run:
         raise ConfigError("give either a run folder or --real/--fake, not both")
+    if args.out:
+        _check_folder(Path(args.out).parent, "--out", args.out)
     name = args.real
     if Path(name).expanduser().is_dir():
         name = "folder:" + str(Path(name).expanduser())
@@ -901,12 +920,15 @@ def _check_grid_path(out: str | None) -> None:
         if Image.registered_extensions().get(ext) not in Image.SAVE:
             raise ConfigError(f"--out {out}: {repr(ext) if ext else 'a name without an extension'} is not an "
                               "image file type; name the grid .png (or .jpg, .webp)")
+        _check_folder(Path(out).parent, "--out", out)
 
 
 def _check_sample_outputs(args) -> None:
     """Refuse, before any sampling, what would fail after it: a grid file type no image writer takes, and a grid
     too large to be one picture."""
     _check_grid_path(args.out)
+    if args.out_dir:
+        _check_folder(args.out_dir, "--out-dir", args.out_dir)
     from genzoo.data.grid import MAX_GRID_IMAGES
 
     if (args.out or not args.out_dir) and args.n > MAX_GRID_IMAGES:
@@ -1016,6 +1038,8 @@ def cmd_list_layers(args) -> int:
 def cmd_project(args) -> int:
     from genzoo.probe.project import ProjectOptions, project_run
 
+    if args.out:
+        _check_folder(args.out, "--out", args.out)
     against = []
     for split, n in args.against:
         try:

@@ -649,10 +649,12 @@ CASES = [
          "greater than 0"),
     case("batch-larger-than-data", nothing, "train classifier --steps 1 --batch-size 20000 --out {out}",
          "10000 images are too few for batch size 20000", "lower --batch-size"),  # and no run folder is left
-    case("out-is-a-file", out_is_a_file, "train classifier --steps 1 --out {out}", "run folder {out} is a file",
-         "choose another --out"),
-    case("out-under-a-file", out_is_a_file, "train classifier --steps 1 --out {out}/run", "run folder {out}/run",
-         "cannot be written (Not a directory)", "choose another --out"),
+    case("out-is-a-file", out_is_a_file, "train classifier --steps 1 --out {out}", "--out {out}: {out} is a file, "
+         "not a folder; choose another --out"),
+    case("out-under-a-file", out_is_a_file, "train classifier --steps 1 --out {out}/run", "--out {out}/run",
+         "{out} is a file", "choose another --out"),
+    case("resume-with-out", nothing, "train --resume {paused} --out {out}", "--out {out}",
+         "a resumed run goes on in its own folder ({paused})"),
     case("batch-size-zero", nothing, "train classifier --steps 1 --batch-size 0 --out {out}", "--batch-size",
          "at least 1"),
     # a model too large to allocate: 3e6 x 6e6 3x3 weights are 589 TiB, more than x86-64's 128 TiB of address
@@ -719,6 +721,13 @@ CASES = [
     case("sample-out-not-an-image", nothing, "sample {cvae} --out {tmp}/grid.txt", "--out $TMP/grid.txt",
          "'.txt' is not an image file type", ".png"),
     case("sample-out-no-extension", nothing, "sample {cvae} --out {tmp}/grid", "without an extension", ".png"),
+    case("sample-out-dir-is-a-file", out_is_a_file, "sample {cvae} --n 2 --out-dir {out}", "--out-dir {out}",
+         "{out} is a file, not a folder"),
+    case("sample-out-under-a-file", out_is_a_file, "sample {cvae} --n 2 --out {out}/grid.png", "--out {out}/grid.png",
+         "{out} is a file"),
+    case("report-out-under-a-file", out_is_a_file, "report {run} --out {out}/r.html", "{out} is a file"),
+    case("project-out-under-a-file", out_is_a_file, "project {cvae} --out {out}/p --against test 1", "--out {out}/p",
+         "{out} is a file"),
     case("sample-grid-too-large", nothing, "sample {cvae} --n 10001", "--n 10001", "at most 10000", "--out-dir"),
     # 1e15 samples of 4 bytes or more: over x86-64's 128 TiB of address space, refused whatever the overcommit
     case("sample-too-many-for-memory", nothing, "sample {cvae} --n 1000000000000000 --out-dir {tmp}/each",

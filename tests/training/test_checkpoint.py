@@ -200,3 +200,16 @@ def test_lock_holder_alive_reads_the_pid_runlock_writes(tmp_path):
     assert not lock_holder_alive(tmp_path)  # the file outlives its process
     (tmp_path / ".lock").write_text("garbage\n")
     assert not lock_holder_alive(tmp_path)
+
+
+@pytest.mark.parametrize("where", ["notes.txt", "notes.txt/run"])
+def test_a_run_folder_where_a_file_stands_is_a_clear_error(tmp_path, where):
+    """The Python API's guard (the CLI checks --out before loading data): a file at or above the run folder."""
+    from genzoo.runs import RunLock
+
+    (tmp_path / "notes.txt").write_text("mine\n")
+    with pytest.raises(CheckpointError, match="choose another --out") as e:
+        RunLock(tmp_path / where).acquire()
+    expected = "is a file, not a folder" if where == "notes.txt" else "cannot be written (Not a directory)"
+    assert expected in str(e.value)
+    assert (tmp_path / "notes.txt").read_text() == "mine\n"
