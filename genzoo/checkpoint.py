@@ -39,14 +39,16 @@ def _write_bytes(f, data: bytes | memoryview) -> None:
         f.write(view[i:i + _CHUNK])
 
 
-def _write_failure(path: Path, e: OSError) -> tuple[str, str]:
-    """What went wrong when writing `path`, and what to do, in words a user can act on."""
+def write_failure(path: Path | None, e: OSError) -> tuple[str, str]:
+    """What went wrong when writing `path` (None: unknown), and what to do, in words a user can act on."""
     if e.errno in (errno.ENOSPC, errno.EDQUOT):
+        what = "no space left on the device" if e.errno == errno.ENOSPC else "disk quota exceeded"
+        if path is None:
+            return what, "free some space"
         try:
             free = f"{shutil.disk_usage(path.parent).free / 2**20:.1f} MiB free"
         except OSError:
             free = "free space unknown"
-        what = "no space left on the device" if e.errno == errno.ENOSPC else "disk quota exceeded"
         return f"{what} ({free} in {path.parent})", "free some space"
     if e.errno == errno.EFBIG:
         return "file too large for this process's file-size limit (ulimit -f) or the filesystem", "raise the limit"
@@ -73,7 +75,7 @@ def atomic_write(path: str | os.PathLike, write, then: str = "") -> None:
         os.replace(tmp, path)
     except OSError as e:
         _remove(tmp)
-        what, todo = _write_failure(path, e)
+        what, todo = write_failure(path, e)
         kept = f"{path.name} keeps its previous version" if path.exists() else f"{path.name} was not written"
         todo = f"{todo}, then {then}" if then else todo
         raise CheckpointError(f"could not write {path}: {what}; {kept}. {todo[0].upper()}{todo[1:]}.") from None

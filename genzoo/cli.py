@@ -1182,6 +1182,29 @@ def _out_of_memory(e: BaseException) -> str | None:
     return f"could not allocate {size.group(1)}" if size else "an allocation failed"
 
 
+def _machine_error(e: OSError) -> str | None:
+    """One line for an OSError that the machine caused (a full disk, no permission, a read-only or failing disk),
+    naming the file; None for any other OSError, which is a bug and keeps its traceback. Checkpoints, configs and
+    metrics are written atomically (a failed write leaves the old file), so this is what reaches the user from
+    the other writes: sample grids and folders, pages, plots, decoded-data caches."""
+    import errno
+
+    from genzoo.checkpoint import write_failure
+
+    where = f"{e.filename}: " if e.filename else ""
+    if e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        what, todo = write_failure(Path(e.filename).expanduser().absolute() if e.filename else None, e)
+    elif e.errno in (errno.EACCES, errno.EPERM):
+        what, todo = "permission denied", "check its permissions, or choose another place (--out, --data-dir)"
+    elif e.errno == errno.EROFS:
+        what, todo = "the filesystem is read-only", "choose a writable place (--out)"
+    elif e.errno == errno.EIO:
+        what, todo = "input/output error (a failing disk or network filesystem)", "check the disk, then retry"
+    else:
+        return None
+    return f"{where}{what}; {todo}"
+
+
 def _bytes(n: int) -> str:
     for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB"):
         if n < 1024 or unit == "PiB":
@@ -1231,6 +1254,12 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         os._exit(0)
+    except OSError as e:
+        said = _machine_error(e)
+        if said is None:
+            raise
+        print(f"genzoo: error: {said}", file=sys.stderr)
+        return 2
     finally:
         from genzoo.training.distributed import shutdown
 

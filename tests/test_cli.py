@@ -175,3 +175,40 @@ def test_out_of_memory_advice_fits_the_command(monkeypatch, capsys, argv, advice
     err = capsys.readouterr().err.strip()
     assert err.startswith("genzoo: error: out of memory: could not allocate 5.36 GiB; ") and "\n" not in err, err
     assert advice in err and "width keys" not in err, err
+
+
+@pytest.mark.parametrize("errno_name, said", [
+    ("ENOSPC", "/out/grid.png: no space left on the device ("),
+    ("EACCES", "/out/grid.png: permission denied; check its permissions"),
+    ("EROFS", "/out/grid.png: the filesystem is read-only; choose a writable place"),
+    ("EIO", "/out/grid.png: input/output error"),
+])
+def test_a_full_or_unwritable_disk_is_one_line(monkeypatch, capsys, errno_name, said):
+    """Writes outside the atomic checkpoint path (grids, pages, caches) that the machine refuses end in one line
+    naming the file; any other OSError keeps its traceback."""
+    import errno
+    import os
+
+    import genzoo.cli
+
+    def failing(args):
+        code = getattr(errno, errno_name)
+        raise OSError(code, os.strerror(code), "/out/grid.png")
+
+    monkeypatch.setattr(genzoo.cli, "cmd_list", failing)
+    assert genzoo.cli.main(["list"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("genzoo: error: " + said) and err.count("\n") == 1, err
+
+
+def test_other_os_errors_keep_their_traceback(monkeypatch):
+    import errno
+
+    import genzoo.cli
+
+    def failing(args):
+        raise OSError(errno.EBADF, "Bad file descriptor")
+
+    monkeypatch.setattr(genzoo.cli, "cmd_list", failing)
+    with pytest.raises(OSError, match="Bad file descriptor"):
+        genzoo.cli.main(["list"])

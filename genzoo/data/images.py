@@ -125,4 +125,10 @@ def write_png(path: str | Path, image: torch.Tensor) -> None:
     from PIL import Image
 
     arr = image.detach().cpu().permute(1, 2, 0).numpy()
-    Image.fromarray(arr[:, :, 0] if arr.shape[2] == 1 else arr).save(path)
+    try:
+        Image.fromarray(arr[:, :, 0] if arr.shape[2] == 1 else arr).save(path)
+    except OSError as e:
+        Path(path).unlink(missing_ok=True)  # a half-written picture (disk full) is worse than none
+        if e.filename is None:  # PIL's write to its open file names no file: name it for the message
+            raise OSError(e.errno, e.strerror or str(e), str(path)) from None
+        raise

@@ -1,5 +1,7 @@
 """Sample grids: nearest-neighbour upscaling to a readable cell size, and row/column labels."""
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -95,3 +97,24 @@ def test_captions_go_under_each_image_and_leave_the_images_untouched():
         assert (strip < 128).any() == (i != 1), f"caption {i} drawn wrongly"  # the empty caption stays blank
     with pytest.raises(ValueError, match="one per image"):
         make_grid(x, captions=["too few"])
+
+
+def test_a_picture_cut_short_by_a_full_disk_is_removed_and_named(tmp_path, monkeypatch):
+    """PIL's write to its open file raises an OSError that names no file; write_png names it (the CLI turns it
+    into one line) and removes the half-written picture."""
+    import errno
+
+    from PIL import Image
+
+    from genzoo.data.images import write_png
+
+    def half_then_full(self, fp, *args, **kwargs):
+        Path(fp).write_bytes(b"\x89PNG\r\n")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Image.Image, "save", half_then_full)
+    path = tmp_path / "grid.png"
+    with pytest.raises(OSError) as e:
+        write_png(path, torch.zeros(1, 4, 4, dtype=torch.uint8))
+    assert e.value.errno == errno.ENOSPC and e.value.filename == str(path)
+    assert not path.exists()
