@@ -673,6 +673,8 @@ CASES = [
     case("hidden-item-zero", nothing, "train vae --steps 1 --quiet --out {out} --set hidden=200,0", "hidden",
          "at least 1"),
     case("image-size-negative", nothing, TRAIN + " --set data.image_size=-1", "data.image_size", "at least 1"),
+    case("image-size-too-small-for-the-net", nothing, "train classifier --steps 1 --out {out} --set data.image_size=2",
+         "the fast net max-pools twice", "at least 4x4, got 2x2", "data.image_size"),
     case("limit-zero", nothing, TRAIN + " --set data.limit=0", "data.limit", "at least 1"),
     case("per-class-zero", nothing, TRAIN + " --set data.per_class=0", "data.per_class"),
     case("dropout-nan", nothing, TRAIN + " --set dropout=nan", "dropout", "finite"),

@@ -415,6 +415,9 @@ class Classifier(AdversarialTraining, Model):
             self.net = AirbenchNet(spec.channels, outputs, cfg.width, cfg.head_scale, cfg.bn_eps,
                                    cfg.group_width or 4 * cfg.width, cfg.group_convs, cfg.bn_momentum)
         else:
+            if min(spec.height, spec.width) < 4:
+                raise ConfigError(f"the fast net max-pools twice and needs images of at least 4x4, got "
+                                  f"{spec.height}x{spec.width}; resize with --set data.image_size=...")
             self.net = FastNet(spec.channels, outputs, cfg.width, cfg.convs_per_stage, cfg.dropout,
                                cfg.head_scale)
         if cfg.crop_border == "reflect" and cfg.crop_pad >= min(spec.height, spec.width):
