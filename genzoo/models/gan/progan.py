@@ -202,7 +202,7 @@ def _check_size(h: int, w: int) -> tuple[int, int, int]:
     try:
         return pyramid(h, w)
     except ConfigError:
-        sizes = reachable_sizes(max(h, w) * 2)
+        sizes = reachable_sizes(max(2 * max(h, w), 8))  # 8 at least: below it no size is reachable
         lower = [s for s in sizes if s <= max(h, w)][-1:]
         higher = [s for s in sizes if s > max(h, w)][:1]
         near = " or ".join(str(s) for s in lower + higher)

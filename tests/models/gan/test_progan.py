@@ -202,7 +202,7 @@ def test_exact_resume_in_the_middle_of_a_fade_in(mini, tmp_path, one_thread):
 
 # ---- bad input ----------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("h,w,near", [(36, 36, "32 or 40"), (30, 30, "28 or 32"), (4, 4, "8"),
-                                      (28, 32, "32 or 40")])
+                                      (28, 32, "32 or 40"), (3, 3, "8"), (1, 1, "8")])
 def test_sizes_the_growth_cannot_reach_are_refused(h, w, near):
     with pytest.raises(ConfigError, match=rf"b \* 2\^n.*got {h}x{w}.*image_size=.*nearest: {near}"):
         genzoo.build("progan", DataSpec(1, h, w), **TINY)
