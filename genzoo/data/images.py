@@ -42,6 +42,22 @@ def _to_pair(size: int | tuple[int, int] | None) -> tuple[int, int] | None:
     return (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
 
 
+def eight_bit(path: Path | str, im):
+    """16-bit grey scaled to 8 bits (Pillow's own conversion clips: 1000 of 65535 became 255, white); 32-bit
+    integer or float pixels kept only where they already lie in 0..255, since their scale is unknown."""
+    from PIL import Image
+
+    if im.mode.startswith("I;16"):
+        return Image.fromarray((np.asarray(im, dtype=np.float32) / 257).round().astype(np.uint8))
+    if im.mode in ("I", "F"):
+        a = np.asarray(im)
+        if a.size and not (a.min() >= 0 and a.max() <= 255):
+            raise DataError(f"{path}: 32-bit {'float' if im.mode == 'F' else 'integer'} pixels from {a.min():g} to "
+                            f"{a.max():g}, outside 0..255, and their scale is unknown: save the image as 8-bit (or "
+                            "16-bit PNG), scaled to the range you mean")
+    return im
+
+
 def decode(path: Path, mode: str, size: tuple[int, int] | None, crop: int | None) -> np.ndarray:
     """One image as H x W x C uint8: optional centered square crop of side `crop`, then resize."""
     from PIL import Image, UnidentifiedImageError
@@ -49,7 +65,7 @@ def decode(path: Path, mode: str, size: tuple[int, int] | None, crop: int | None
     try:
         with Image.open(path) as im:
             _check_pixels(path, im.size)
-            im = im.convert(mode)
+            im = eight_bit(path, im).convert(mode)
             if crop:
                 w, h = im.size
                 c = min(crop, w, h)

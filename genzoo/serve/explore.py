@@ -28,7 +28,7 @@ import torch
 
 from genzoo import sampling
 from genzoo.data.grid import make_grid
-from genzoo.data.images import MAX_PIXELS
+from genzoo.data.images import MAX_PIXELS, eight_bit
 from genzoo.errors import GenzooError
 
 
@@ -273,7 +273,7 @@ def read_upload(data: bytes, shape: tuple[int, int, int], invert: bool = False) 
                 if iw * ih > LIMITS.upload_pixels:
                     raise RequestError(f"the uploaded image claims {iw}x{ih} pixels; the limit is "
                                        f"{LIMITS.upload_pixels} (4096x4096)", 413)
-                im = im.convert("L" if c == 1 else "RGB")
+                im = eight_bit("the upload", im).convert("L" if c == 1 else "RGB")  # PNG/JPEG/...: never 32-bit
                 side = min(iw / w, ih / h)  # largest crop of the model's aspect ratio
                 cw, ch = max(1, round(w * side)), max(1, round(h * side))
                 left, top = (iw - cw) // 2, (ih - ch) // 2

@@ -111,6 +111,22 @@ def test_image_folder_corrupt_image(tmp_path):
         load(f"folder:{tmp_path / 'imgs'}", split="all")
 
 
+def test_image_folder_scales_16_bit_grey_and_refuses_unscaled_32_bit(tmp_path):
+    """A 16-bit PNG spans 0..65535: 25700 is 100 in 8 bits (Pillow's convert('L') clipped it to 255). 32-bit
+    pixels have no known scale: kept within 0..255, refused outside it."""
+    for c in "ab":
+        (tmp_path / "deep" / c).mkdir(parents=True)
+        Image.fromarray(np.array([[0, 25700, 65535, 1000]], dtype=np.uint16)).save(tmp_path / "deep" / c / "x.png")
+    d = load(f"folder:{tmp_path / 'deep'}", split="all")
+    assert d.images[0, 0, 0].tolist() == [0, 100, 255, 4]
+    (tmp_path / "deep" / "a" / "x.png").unlink()
+    Image.fromarray(np.array([[0.0, 12.4, 255.0, 3.0]], dtype=np.float32)).save(tmp_path / "deep" / "a" / "x.tif")
+    assert load(f"folder:{tmp_path / 'deep'}", split="all").images[0, 0, 0].tolist() == [0, 12, 255, 3]
+    Image.fromarray(np.array([[0.0, 0.5, 300.0, 1.0]], dtype=np.float32)).save(tmp_path / "deep" / "b" / "y.tif")
+    with pytest.raises(DataError, match=r"y.tif: 32-bit float pixels from 0 to 300, outside 0..255"):
+        load(f"folder:{tmp_path / 'deep'}", split="all")
+
+
 def test_image_folder_missing(tmp_path):
     with pytest.raises(DataError, match="does not exist"):
         load(f"folder:{tmp_path / 'nope'}", split="all")

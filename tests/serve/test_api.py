@@ -170,6 +170,18 @@ def test_uploaded_images_are_encoded_and_morphed(client, fmt, mode, size):
     assert png_of(r).size == (5 * 30 + 2, 32)
 
 
+def test_a_16_bit_upload_is_scaled_like_its_8_bit_twin(client):
+    """Pillow's convert('L') clips 16-bit grey (25700 of 65535 became white); uploads are scaled to 8 bits."""
+
+    def upload(array):
+        buf = io.BytesIO()
+        Image.fromarray(array).save(buf, format="PNG")
+        return client.post("/api/runs/2/encode", content=buf.getvalue()).json()["z"]
+
+    ramp = numpy.add.outer(numpy.arange(28), numpy.arange(28)) * 4  # 0..216 in 8 bits
+    assert upload((ramp * 257).astype(numpy.uint16)) == upload(ramp.astype(numpy.uint8))
+
+
 def test_concurrent_requests_on_one_run_all_succeed(client):
     from concurrent.futures import ThreadPoolExecutor
 
