@@ -81,6 +81,15 @@ def decode(path: Path, mode: str, size: tuple[int, int] | None, crop: int | None
     return arr[:, :, None] if arr.ndim == 2 else arr
 
 
+def _grey_palette(im) -> bool:
+    """A palette image whose colours are all greys (GIF face sets, palette PNGs) is a grey image."""
+    palette = im.getpalette()  # from the header: nothing decoded
+    if not palette:
+        return False
+    rgb = np.asarray(palette[:len(palette) - len(palette) % 3]).reshape(-1, 3)
+    return bool((rgb == rgb[:, :1]).all())
+
+
 def read_modes(paths: list[Path]) -> list[str]:
     """Each image's Pillow mode, from its header alone; a DataError names the first file that is missing,
     unreadable, or over MAX_PIXELS (checked here, before any image is decoded). Call it under a filter for
@@ -92,7 +101,7 @@ def read_modes(paths: list[Path]) -> list[str]:
         try:
             with Image.open(path) as im:
                 _check_pixels(path, im.size)
-                modes.append(im.mode)
+                modes.append("L" if im.mode in ("P", "PA") and _grey_palette(im) else im.mode)
         except FileNotFoundError:
             raise DataError(f"missing image file {path}") from None
         except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError) as e:

@@ -127,6 +127,21 @@ def test_image_folder_scales_16_bit_grey_and_refuses_unscaled_32_bit(tmp_path):
         load(f"folder:{tmp_path / 'deep'}", split="all")
 
 
+def test_image_folder_palette_images_of_greys_are_grey(tmp_path):
+    """GIFs and palette PNGs whose palettes hold only greys load as 1 channel beside grey PNGs (they were
+    counted as colour, and the folder refused as mixing grey and colour); a palette with a colour stays colour."""
+    for c, value in (("a", 77), ("b", 200)):
+        (tmp_path / "g" / c).mkdir(parents=True)
+        Image.new("L", (8, 8), value).save(tmp_path / "g" / c / "x.gif")
+        Image.new("L", (8, 8), value).convert("P").save(tmp_path / "g" / c / "y.png")
+        Image.new("L", (8, 8), value).save(tmp_path / "g" / c / "z.png")
+    d = load(f"folder:{tmp_path / 'g'}", split="all")
+    assert d.shape == (1, 8, 8) and d.images[:, 0, 0, 0].tolist() == [77, 77, 77, 200, 200, 200]
+    Image.new("RGB", (8, 8), (200, 10, 10)).save(tmp_path / "g" / "b" / "red.gif")
+    with pytest.raises(DataError, match="images mix grey and colour"):
+        load(f"folder:{tmp_path / 'g'}", split="all")
+
+
 def test_image_folder_missing(tmp_path):
     with pytest.raises(DataError, match="does not exist"):
         load(f"folder:{tmp_path / 'nope'}", split="all")
