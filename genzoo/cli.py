@@ -572,9 +572,15 @@ def cmd_train(args) -> int:
     from genzoo.training import TrainConfig, Trainer
     from genzoo.training import distributed as dist
 
-    if args.resume and args.out:  # was silently ignored
-        raise ConfigError(f"--out {args.out}: a resumed run goes on in its own folder ({args.resume}); to branch "
-                          "it, copy that folder and resume the copy")
+    if args.resume:  # these were silently ignored: a resumed run is the saved one, continued exactly
+        ignored = [flag for flag, given in (("--data", args.data), ("--epochs", args.epochs), ("--steps", args.steps),
+                                            ("--batch-size", args.batch_size), ("--lr", args.lr), ("--seed", args.seed),
+                                            ("--precision", args.precision), ("--compile", args.compile),
+                                            ("--set", args.set), ("--out", args.out)) if given not in (None, [])]
+        if ignored:
+            raise ConfigError(f"{', '.join(ignored)}: a resumed run goes on exactly as saved in "
+                              f"{Path(args.resume) / 'config.json'}, in its own folder (only --device, --data-dir "
+                              "and --quiet apply); to train it otherwise, start a new run")
     if args.out:  # before the data loads (a minute for some sets); the run folder's lock checks it again
         _check_folder(args.out, "--out", args.out)
     if args.resume:

@@ -653,8 +653,10 @@ CASES = [
          "not a folder; choose another --out"),
     case("out-under-a-file", out_is_a_file, "train classifier --steps 1 --out {out}/run", "--out {out}/run",
          "{out} is a file", "choose another --out"),
-    case("resume-with-out", nothing, "train --resume {paused} --out {out}", "--out {out}",
-         "a resumed run goes on in its own folder ({paused})"),
+    case("resume-with-out", nothing, "train --resume {paused} --out {out}", "--out: a resumed run goes on exactly "
+         "as saved in {paused}/config.json, in its own folder"),
+    case("resume-with-steps-and-set", nothing, "train --resume {paused} --steps 50 --set train.log_every=1 --seed 0",
+         "--steps, --seed, --set: a resumed run", "only --device, --data-dir and --quiet apply"),
     case("batch-size-zero", nothing, "train classifier --steps 1 --batch-size 0 --out {out}", "--batch-size",
          "at least 1"),
     # a model too large to allocate: 3e6 x 6e6 3x3 weights are 589 TiB, more than x86-64's 128 TiB of address
