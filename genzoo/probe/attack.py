@@ -79,6 +79,12 @@ def check_options(opts: AttackOptions, spec, classes: int) -> None:
         raise ConfigError(f"target class {opts.targeted} is out of range: this model has classes 0..{classes - 1}")
     if opts.alpha is not None and not opts.alpha > 0:
         raise ConfigError(f"--alpha must be greater than 0, got {opts.alpha:g}")
+    unused = [flag for flag, given in (("--steps", opts.method == "fgsm" and opts.steps is not None),
+                                       ("--restarts", opts.restarts != 1), ("--alpha", opts.alpha is not None))
+              if given and opts.method != "pgd"]
+    if unused:  # they were silently ignored
+        raise ConfigError(f"{', '.join(unused)}: for pgd; {opts.method} "
+                          f"{'takes a single step of size eps' if opts.method == 'fgsm' else 'does not use them'}")
 
 
 def setting_name(opts: AttackOptions) -> str:

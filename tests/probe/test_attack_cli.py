@@ -84,6 +84,8 @@ def test_lbfgs_and_fooling(runs):
     (["--eps", "0.1,x"], "invalid number 'x'"),
     (["--targeted", "12"], "target class 12 is out of range"),
     (["--method", "lbfgs", "--eps", "0.1"], "--eps is for fgsm and pgd"),
+    (["--method", "fgsm", "--steps", "10", "--restarts", "3"], "--steps, --restarts: for pgd; fgsm takes a single"),
+    (["--method", "lbfgs", "--alpha", "0.01"], "--alpha: for pgd; lbfgs does not use them"),
     (["--method", "deepfool"], "invalid choice: 'deepfool'"),
     (["--norm", "l3"], "invalid choice: 'l3'"),
 ])
