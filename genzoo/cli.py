@@ -410,7 +410,7 @@ def _parser() -> argparse.ArgumentParser:
     pj.add_argument("--target-class", type=int, metavar="K", help="edit: change the class (InfoGAN: code value)")
     pj.add_argument("--edit-steps", type=_count, default=4, help="intermediate edit results shown")
     pj.add_argument("--morph", nargs=2, metavar=("A", "B"), help="project two images and walk between their codes")
-    pj.add_argument("--steps", type=_count, default=8, help="--morph: frames")
+    pj.add_argument("--steps", type=_count, help="--morph: frames (default 8)")
     pj.add_argument("--slerp", action="store_true", help="--morph: spherical instead of linear interpolation")
     pj.add_argument("--out", metavar="DIR", help="output folder (default RUN/projections)")
     pj.add_argument("--which", choices=["best", "last"], default="best")
@@ -1046,6 +1046,8 @@ def cmd_project(args) -> int:
 
     if args.out:
         _check_folder(args.out, "--out", args.out)
+    if not args.morph and (args.slerp or args.steps is not None):  # they were silently ignored
+        raise ConfigError(f"{'--slerp' if args.slerp else '--steps'} shapes the walk of --morph A B; give --morph")
     against = []
     for split, n in args.against:
         try:
@@ -1057,7 +1059,8 @@ def cmd_project(args) -> int:
                           label=args.label, resize=args.resize, against=against, stroke=args.stroke,
                           color=args.color, edit_weight=args.edit_weight, target_class=args.target_class,
                           edit_steps=args.edit_steps, morph=tuple(args.morph) if args.morph else None,
-                          frames=args.steps, slerp=args.slerp, seed=args.seed, out=args.out, data_dir=args.data_dir)
+                          frames=args.steps or 8, slerp=args.slerp, seed=args.seed, out=args.out,
+                          data_dir=args.data_dir)
     project_run(args.run, args.images, opts, which=args.which, device=_resolve_device(args.device))
     return 0
 

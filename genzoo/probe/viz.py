@@ -153,7 +153,19 @@ def ablation(model, view: NetView, opts: VizOptions, device) -> dict[str, Any]:
             "figures": [{"channel": c, "mean_abs_change": e} for c, e in ranked]}
 
 
+def check_options(opts: VizOptions) -> None:
+    """Refuse combinations where an option would be silently ignored."""
+    given = [flag for flag, value in (("--ablate", opts.ablate), ("--target", opts.targets), ("--layer", opts.layer))
+             if value]
+    if len(given) > 1:
+        raise ConfigError(f"{' and '.join(given)} each choose what to show; give one of them")
+    if opts.channels and not (opts.layer or opts.ablate):
+        raise ConfigError("--channels picks channels of --layer LAYER (or --ablate LAYER); give the layer "
+                          "(`genzoo list-layers RUN`)")
+
+
 def viz_run(run_dir, opts: VizOptions, which: str = "best", device="cpu", log=print) -> dict[str, Any]:
+    check_options(opts)
     run = RunDir(run_dir)
     model = load_model(run.path, which=which, device=device)
     out_dir = run.path / "viz"

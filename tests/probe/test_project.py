@@ -208,6 +208,8 @@ def test_resize_converts_other_images_and_target_class_edits(gen_runs, images, t
     ("gan", ["digits", "--encoder"], "--encoder needs a model with an encoder"),
     ("gan", ["--against", "val", "3"], "--against takes train or test"),
     ("gan", [], "give images to project"),
+    ("gan", ["digits", "--slerp"], "--slerp shapes the walk of --morph A B"),  # were silently ignored
+    ("gan", ["digits", "--steps", "5"], "--steps shapes the walk of --morph A B"),
     ("cgan", ["digits", "--label", "12"], "out of range"),
     ("clf", ["digits"], "has no generator to project into; projection takes GANs"),
 ])
