@@ -241,9 +241,9 @@ def _parser() -> argparse.ArgumentParser:
                          "leaning right\"; several --text: a row per caption (columns share a latent); two --text "
                          "with --interpolate: a row per --steps step from the first caption's embedding to the "
                          "second's")
-    ps.add_argument("--steps", type=_count, default=10, help="interpolation / sweep steps per row")
-    ps.add_argument("--slerp", action="store_true", help="spherical instead of linear interpolation")
-    ps.add_argument("--top", type=_count, default=8, help="--query: database images retrieved per ranker")
+    ps.add_argument("--steps", type=_count, help="--interpolate, --codes, --manifold: steps per row (default 10)")
+    ps.add_argument("--slerp", action="store_true", help="--interpolate: spherical instead of linear")
+    ps.add_argument("--top", type=_count, help="--query: database images retrieved per ranker (default 8)")
     ps.add_argument("--reverse", action="store_true", help="translation models with both directions (cyclegan): "
                     "translate domain B to A")
     ps.add_argument("--classifier", metavar="RUN_DIR", help="a trained classifier run (to pick samples by class)")
@@ -942,6 +942,23 @@ def _check_sample_outputs(args) -> None:
                           "sample with --out-dir DIR (and no --out), or ask for fewer")
 
 
+# the sample options that shape one view only, and the views they shape (elsewhere they were silently ignored)
+VIEW_OPTIONS = {"steps": ("interpolate", "codes", "manifold"), "slerp": ("interpolate",), "top": ("query",),
+                "reverse": ("input",), "classifier": ("arithmetic",)}
+
+
+def _check_view_options(args, view: str | None) -> None:
+    for key, views in VIEW_OPTIONS.items():
+        shaped = view in views or (key == "steps" and view == "text" and args.interpolate)
+        if getattr(args, key) not in (None, False) and not shaped:
+            flags = " or ".join(f"--{v}" for v in views)
+            raise ConfigError(f"--{key} is for {flags}, and {f'--{view}' if view else 'plain samples'} would ignore "
+                              "it" + (" (--text interpolates by lerp)" if key == "slerp" and view == "text" else "")
+                              + f": drop --{key}, or ask for {flags}")
+    args.steps = args.steps or 10
+    args.top = args.top or 8
+
+
 def cmd_sample(args) -> int:
     import torch
 
@@ -960,6 +977,7 @@ def cmd_sample(args) -> int:
         view = "frames"  # a frame predictor's samples are continuations of test sequences
     if view is None and hasattr(model, "translate_uint8"):
         view = "input"  # a translator's samples are translations of test images
+    _check_view_options(args, view)
     if not model.can_sample() and view not in sampling.ENCODER_VIEWS:
         offers = ("retrieval models offer --query IMAGE" if hasattr(model, "rank")
                   else "captioners describe images: genzoo caption RUN IMAGE..." if hasattr(model, "caption")

@@ -720,6 +720,10 @@ CASES = [
     case("sample-classifier-run", nothing, "sample {run}", "not a generative model"),
     case("eval-fake-folder-missing", nothing, "eval --real mnist-mini --fake {tmp}/fakes", "fakes", "does not exist"),
     case("sample-interpolate-steps", nothing, "sample {cvae} --interpolate --steps 1", "--steps", "at least 2"),
+    case("sample-steps-without-its-view", nothing, "sample {cvae} --steps 5", "--steps is for --interpolate or "
+         "--codes or --manifold, and plain samples would ignore it"),  # they were silently ignored
+    case("sample-slerp-with-reconstruct", nothing, "sample {cvae} --reconstruct --slerp", "--slerp is for "
+         "--interpolate, and --reconstruct would ignore it"),
     case("fetch-timeout-zero", nothing, "data fetch mnist --timeout 0", "--timeout", "greater than 0"),
     case("sample-scale-zero", nothing, "sample {cvae} --scale 0", "--scale", "at least 1"),
     case("sample-out-not-an-image", nothing, "sample {cvae} --out {tmp}/grid.txt", "--out $TMP/grid.txt",
