@@ -212,3 +212,14 @@ def test_other_os_errors_keep_their_traceback(monkeypatch):
     monkeypatch.setattr(genzoo.cli, "cmd_list", failing)
     with pytest.raises(OSError, match="Bad file descriptor"):
         genzoo.cli.main(["list"])
+
+
+def test_data_dir_with_the_embedded_default_says_it_is_unused(tmp_path, capsys):
+    """`genzoo train MODEL --data-dir D` without --data trains on the embedded mnist-mini; it says so instead of
+    leaving the user to believe D was read."""
+    from genzoo.cli import main
+
+    assert main(["train", "classifier", "--data-dir", str(tmp_path), "--steps", "1", "--batch-size", "8", "--quiet",
+                 "--out", str(tmp_path / "run"), "--set", "width=4", "data.limit=16"]) == 0
+    err = capsys.readouterr().err
+    assert "note: --data-dir is unused: mnist-mini is embedded in genzoo" in err and "--data mnist" in err, err
