@@ -183,14 +183,14 @@ def _parser() -> argparse.ArgumentParser:
         conditional models, modes for stacked-mnist, nn for runs. Features: the dataset's own
         classifier (auto), or --features inception / a classifier RUN_DIR."""))
     pe.add_argument("run", nargs="?", help="run folder (or give --real and --fake)")
-    pe.add_argument("--which", choices=["best", "last"], default="best", help="checkpoint (best falls back to last)")
+    pe.add_argument("--which", choices=["best", "last"], help="checkpoint (default best; falls back to last)")
     pe.add_argument("--split", help="real split to compare with (default test; 'all' for folders)")
     pe.add_argument("--data-dir", help="where the dataset lives now, if it moved since training")
     pe.add_argument("--batch-size", type=_count, default=500)
     pe.add_argument("--device", type=_device, default="auto")
-    pe.add_argument("--n", type=_count, default=10000, help="generative models: samples per seed (default 10000)")
+    pe.add_argument("--n", type=_count, help="generative models: samples per seed (default 10000)")
     pe.add_argument("--metrics", help="comma-separated metrics (default: all that apply)")
-    pe.add_argument("--seeds", type=_count, default=1, help="sample seeds; figures are mean +/- std over them")
+    pe.add_argument("--seeds", type=_count, help="sample seeds; figures are mean +/- std over them (default 1)")
     pe.add_argument("--seed", type=int, default=0, help="first sample seed")
     pe.add_argument("--features", default="auto",
                     help="auto (the dataset's classifier), mnist, stacked-mnist, fashion-mnist, cifar10, "
@@ -749,8 +749,16 @@ MAX_EVAL_SAMPLES = 1_000_000  # 20x the 50k of FID papers: 10k take seconds on 2
 
 
 def cmd_eval(args) -> int:
-    if args.fake or args.real:
-        return _eval_folder(args)  # scores the folder's images; --n is unused there
+    if args.fake or args.real:  # scores the folder's images as they are; these were silently ignored there
+        unused = [flag for flag, value in (("--n", args.n), ("--seeds", args.seeds), ("--which", args.which),
+                                           ("--k", args.k)) if value is not None]
+        if unused:
+            raise ConfigError(f"{', '.join(unused)}: for a run folder; --real/--fake scores the images in --fake "
+                              "as they are")
+        return _eval_folder(args)
+    if args.out:
+        raise ConfigError(f"--out {args.out}: for --real/--fake; a run's figures go into RUN/metrics.json")
+    args.n, args.seeds, args.which = args.n or 10000, args.seeds or 1, args.which or "best"
     if args.n > MAX_EVAL_SAMPLES:  # more would run for hours and then fail for memory
         raise ConfigError(f"--n {args.n}: sample-quality metrics take at most {MAX_EVAL_SAMPLES:,} samples per seed "
                           "(papers use 10,000-50,000); ask for fewer")

@@ -740,6 +740,8 @@ CASES = [
     # 1e15 samples of 4 bytes or more: over x86-64's 128 TiB of address space, refused whatever the overcommit
     case("sample-too-many-for-memory", nothing, "sample {cvae} --n 1000000000000000 --out-dir {tmp}/each",
          "out of memory", "could not allocate", "fewer samples (--n)"),
+    case("eval-out-with-a-run", nothing, "eval {cvae} --out {tmp}/m.json", "--out $TMP/m.json: for --real/--fake",
+         "RUN/metrics.json"),  # was silently ignored
     case("eval-too-many-samples", nothing, "eval {cvae} --n 1000001", "--n 1000001", "at most 1,000,000"),
     case("viz-out-not-an-image", nothing, "viz {run} --out {tmp}/viz.html", "'.html' is not an image file type"),
     case("sample-scale-word", nothing, "sample {cvae} --scale big", "--scale", "auto or a whole number"),
