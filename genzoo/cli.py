@@ -353,14 +353,15 @@ def _parser() -> argparse.ArgumentParser:
                     help="which network of the run (auto: the classifier, else the discriminator)")
     pz.add_argument("--ablate", metavar="LAYER", help="GAN generator layer whose channels to zero, one at a time")
     pz.add_argument("-n", "--n", type=_count, default=1, help="images per target (ablation: latents, default 8)")
-    pz.add_argument("--steps", type=_count, default=256, help="optimisation steps")
-    pz.add_argument("--lr", type=_positive, default=0.05)
-    pz.add_argument("--param", choices=["auto", "pixel", "fourier"], default="auto",
-                    help="image parameterisation (auto: fourier for colour, pixel for grey)")
-    pz.add_argument("--tv", type=float, default=0.0, help="total-variation penalty weight")
-    pz.add_argument("--l2", type=float, default=0.0, help="L2 penalty weight")
-    pz.add_argument("--blur-every", type=int, default=0, help="blur the image every N steps (0: never)")
-    pz.add_argument("--jitter", type=int, default=2, help="random translation in pixels per step")
+    # the image optimisation's options (VizOptions holds their defaults; --ablate optimises no image)
+    pz.add_argument("--steps", type=_count, help="optimisation steps (default 256)")
+    pz.add_argument("--lr", type=_positive, help="optimisation step size (default 0.05)")
+    pz.add_argument("--param", choices=["auto", "pixel", "fourier"],
+                    help="image parameterisation (default auto: fourier for colour, pixel for grey)")
+    pz.add_argument("--tv", type=float, help="total-variation penalty weight (default 0)")
+    pz.add_argument("--l2", type=float, help="L2 penalty weight (default 0)")
+    pz.add_argument("--blur-every", type=int, help="blur the image every N steps (default 0: never)")
+    pz.add_argument("--jitter", type=int, help="random translation in pixels per step (default 2)")
     pz.add_argument("--layers", action="store_true", help="list the layers that can be targeted, and exit")
     pz.add_argument("--which", choices=["best", "last"], default="best")
     pz.add_argument("--seed", type=int, default=0)
@@ -1056,10 +1057,15 @@ def cmd_viz(args) -> int:
         print_layers(args.run, which=args.which, net=args.net)
         return 0
     _check_grid_path(args.out)
+    image_options = {k: getattr(args, k) for k in ("steps", "lr", "param", "tv", "l2", "blur_every", "jitter")
+                     if getattr(args, k) is not None}
+    if args.ablate and (image_options or args.net not in ("auto", "generator")):  # they were silently ignored
+        flags = [f"--{k.replace('_', '-')}" for k in image_options] or ["--net " + args.net]
+        raise ConfigError(f"{', '.join(flags)}: --ablate zeroes channels of the generator and optimises no image; "
+                          "drop " + ("them" if len(flags) > 1 else "it"))
     opts = VizOptions(targets=args.target, layer=args.layer, channels=args.channels, net=args.net,
-                      ablate=args.ablate, n=args.n, steps=args.steps, lr=args.lr, param=args.param, tv=args.tv,
-                      l2=args.l2, blur_every=args.blur_every, jitter=args.jitter, seed=args.seed, out=args.out,
-                      data_dir=args.data_dir)
+                      ablate=args.ablate, n=args.n, seed=args.seed, out=args.out, data_dir=args.data_dir,
+                      **image_options)
     viz_run(args.run, opts, which=args.which, device=_resolve_device(args.device))
     return 0
 

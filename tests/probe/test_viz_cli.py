@@ -58,6 +58,9 @@ def test_channels_of_a_layer_discriminator_and_generator_ablation(runs):
     ("clf", ["--channels", "3-1"], "give channels as"),
     ("clf", ["--channels", "0-3"], "--channels picks channels of --layer LAYER"),  # were silently ignored
     ("clf", ["--target", "class:1", "--layer", "body.2"], "--target and --layer each choose what to show"),
+    ("gan", ["--ablate", "3", "--steps", "9", "--tv", "0.1"], "--steps, --tv: --ablate zeroes channels of the "
+     "generator and optimises no image"),
+    ("gan", ["--ablate", "3", "--net", "discriminator"], "--net discriminator: --ablate zeroes"),
 ])
 def test_bad_targets_are_one_clear_line(runs, capsys, run, args, message):
     assert main(["viz", str(runs / run), *args]) == 2
