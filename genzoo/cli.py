@@ -406,10 +406,10 @@ def _parser() -> argparse.ArgumentParser:
                     help="also project N images of the run's train or test split (repeatable) and report the mean")
     pj.add_argument("--stroke", metavar="MASK", help="edit: a mask image, white where the colour should go")
     pj.add_argument("--color", metavar="R,G,B", help="edit: the stroke's colour, or one grey intensity (0-255)")
-    pj.add_argument("--edit-weight", type=_positive, default=0.3, help="lambda: the stroke against the rest "
+    pj.add_argument("--edit-weight", type=_positive, help="lambda: the stroke against the rest "
                     "(default 0.3)")
     pj.add_argument("--target-class", type=int, metavar="K", help="edit: change the class (InfoGAN: code value)")
-    pj.add_argument("--edit-steps", type=_count, default=4, help="intermediate edit results shown")
+    pj.add_argument("--edit-steps", type=_count, help="intermediate edit results shown (default 4)")
     pj.add_argument("--morph", nargs=2, metavar=("A", "B"), help="project two images and walk between their codes")
     pj.add_argument("--steps", type=_count, help="--morph: frames (default 8)")
     pj.add_argument("--slerp", action="store_true", help="--morph: spherical instead of linear interpolation")
@@ -1084,6 +1084,10 @@ def cmd_project(args) -> int:
         _check_folder(args.out, "--out", args.out)
     if not args.morph and (args.slerp or args.steps is not None):  # they were silently ignored
         raise ConfigError(f"{'--slerp' if args.slerp else '--steps'} shapes the walk of --morph A B; give --morph")
+    edit_options = {k: getattr(args, k) for k in ("edit_weight", "edit_steps") if getattr(args, k) is not None}
+    if edit_options and args.stroke is None and args.target_class is None:
+        raise ConfigError(f"{', '.join('--' + k.replace('_', '-') for k in edit_options)}: for an edit; give "
+                          "--stroke MASK --color C or --target-class K")
     against = []
     for split, n in args.against:
         try:
@@ -1093,10 +1097,9 @@ def cmd_project(args) -> int:
     opts = ProjectOptions(starts=args.starts, iters=args.iters, lr=args.lr, pixel_loss=args.pixel_loss,
                           feature_weight=args.feature_weight, norm_penalty=args.norm_penalty, encoder=args.encoder,
                           label=args.label, resize=args.resize, against=against, stroke=args.stroke,
-                          color=args.color, edit_weight=args.edit_weight, target_class=args.target_class,
-                          edit_steps=args.edit_steps, morph=tuple(args.morph) if args.morph else None,
-                          frames=args.steps or 8, slerp=args.slerp, seed=args.seed, out=args.out,
-                          data_dir=args.data_dir)
+                          color=args.color, target_class=args.target_class, **edit_options,
+                          morph=tuple(args.morph) if args.morph else None, frames=args.steps or 8, slerp=args.slerp,
+                          seed=args.seed, out=args.out, data_dir=args.data_dir)
     project_run(args.run, args.images, opts, which=args.which, device=_resolve_device(args.device))
     return 0
 

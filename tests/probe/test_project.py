@@ -210,6 +210,7 @@ def test_resize_converts_other_images_and_target_class_edits(gen_runs, images, t
     ("gan", [], "give images to project"),
     ("gan", ["digits", "--slerp"], "--slerp shapes the walk of --morph A B"),  # were silently ignored
     ("gan", ["digits", "--steps", "5"], "--steps shapes the walk of --morph A B"),
+    ("gan", ["digits", "--edit-steps", "2"], "--edit-steps: for an edit; give --stroke MASK --color C"),
     ("cgan", ["digits", "--label", "12"], "out of range"),
     ("clf", ["digits"], "has no generator to project into; projection takes GANs"),
 ])
