@@ -247,7 +247,7 @@ def _parser() -> argparse.ArgumentParser:
     ps.add_argument("--reverse", action="store_true", help="translation models with both directions (cyclegan): "
                     "translate domain B to A")
     ps.add_argument("--classifier", metavar="RUN_DIR", help="a trained classifier run (to pick samples by class)")
-    ps.add_argument("--scale", type=_scale, default="auto",
+    ps.add_argument("--scale", type=_scale,
                     help="grid cells upscaled N times by nearest neighbour (default auto: at least 64 px per cell)")
     ps.set_defaults(func=cmd_sample)
 
@@ -948,6 +948,9 @@ def _check_sample_outputs(args) -> None:
     _check_grid_path(args.out)
     if args.out_dir:
         _check_folder(args.out_dir, "--out-dir", args.out_dir)
+        if args.scale is not None and not args.out:  # was silently ignored: the PNGs keep the model's size
+            raise ConfigError("--scale upscales the grid, and --out-dir alone writes no grid (its PNGs keep the "
+                              "model's image size); add --out GRID.png or drop --scale")
     from genzoo.data.grid import MAX_GRID_IMAGES
 
     if (args.out or not args.out_dir) and args.n > MAX_GRID_IMAGES:
@@ -1010,7 +1013,7 @@ def cmd_sample(args) -> int:
     if args.out or not args.out_dir:
         default = run.samples / f"{view or 'sample'}.png"
         rows, cols = sampling.grid_labels(view, model, args)
-        path = save_grid(x, args.out or default, nrow=nrow, value_range=model.input_range, scale=args.scale,
+        path = save_grid(x, args.out or default, nrow=nrow, value_range=model.input_range, scale=args.scale or "auto",
                          row_labels=rows, col_labels=cols, captions=captions[0] if captions else None)
         print(f"wrote {path}")
     return 0

@@ -722,6 +722,8 @@ CASES = [
     case("sample-interpolate-steps", nothing, "sample {cvae} --interpolate --steps 1", "--steps", "at least 2"),
     case("sample-steps-without-its-view", nothing, "sample {cvae} --steps 5", "--steps is for --interpolate or "
          "--codes or --manifold, and plain samples would ignore it"),  # they were silently ignored
+    case("sample-scale-without-a-grid", nothing, "sample {cvae} --n 2 --out-dir {tmp}/pngs --scale 2",
+         "--scale upscales the grid, and --out-dir alone writes no grid"),
     case("sample-slerp-with-reconstruct", nothing, "sample {cvae} --reconstruct --slerp", "--slerp is for "
          "--interpolate, and --reconstruct would ignore it"),
     case("fetch-timeout-zero", nothing, "data fetch mnist --timeout 0", "--timeout", "greater than 0"),
