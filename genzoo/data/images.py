@@ -60,12 +60,13 @@ def eight_bit(path: Path | str, im):
 
 def decode(path: Path, mode: str, size: tuple[int, int] | None, crop: int | None) -> np.ndarray:
     """One image as H x W x C uint8: optional centered square crop of side `crop`, then resize."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image, ImageOps, UnidentifiedImageError
 
     try:
         with Image.open(path) as im:
             _check_pixels(path, im.size)
-            im = eight_bit(path, im).convert(mode)
+            # upright as a photo viewer shows it: a phone's JPEG stores its rotation as an EXIF tag
+            im = eight_bit(path, ImageOps.exif_transpose(im)).convert(mode)
             if crop:
                 w, h = im.size
                 c = min(crop, w, h)

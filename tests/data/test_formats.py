@@ -142,6 +142,22 @@ def test_image_folder_palette_images_of_greys_are_grey(tmp_path):
         load(f"folder:{tmp_path / 'g'}", split="all")
 
 
+def test_image_folder_turns_photos_upright_by_their_exif_orientation(tmp_path):
+    """A phone stores a portrait photo as landscape pixels plus EXIF orientation 6 (turn 90 degrees clockwise);
+    it loads upright, as viewers show it, beside a 2x3 portrait stored upright."""
+    pixels = np.zeros((2, 3), dtype=np.uint8)
+    pixels[0, 0] = 255  # top left as stored: top right once turned clockwise
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    for c in "ab":
+        (tmp_path / "phone" / c).mkdir(parents=True)
+        Image.fromarray(pixels).save(tmp_path / "phone" / c / "turned.png", exif=exif)
+        Image.fromarray(np.zeros((3, 2), dtype=np.uint8)).save(tmp_path / "phone" / c / "upright.png")
+    d = load(f"folder:{tmp_path / 'phone'}", split="all")
+    assert d.shape == (1, 3, 2)
+    assert d.images[0, 0].tolist() == [[0, 255], [0, 0], [0, 0]]
+
+
 def test_image_folder_missing(tmp_path):
     with pytest.raises(DataError, match="does not exist"):
         load(f"folder:{tmp_path / 'nope'}", split="all")
