@@ -273,7 +273,9 @@ def read_upload(data: bytes, shape: tuple[int, int, int], invert: bool = False) 
                 if iw * ih > LIMITS.upload_pixels:
                     raise RequestError(f"the uploaded image claims {iw}x{ih} pixels; the limit is "
                                        f"{LIMITS.upload_pixels} (4096x4096)", 413)
-                im = eight_bit("the upload", im).convert("L" if c == 1 else "RGB")  # PNG/JPEG/...: never 32-bit
+                # upright (a phone's EXIF rotation), 8-bit (PNG/JPEG/... are never 32-bit)
+                im = eight_bit("the upload", ImageOps.exif_transpose(im)).convert("L" if c == 1 else "RGB")
+                iw, ih = im.size
                 side = min(iw / w, ih / h)  # largest crop of the model's aspect ratio
                 cw, ch = max(1, round(w * side)), max(1, round(h * side))
                 left, top = (iw - cw) // 2, (ih - ch) // 2

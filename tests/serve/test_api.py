@@ -182,6 +182,22 @@ def test_a_16_bit_upload_is_scaled_like_its_8_bit_twin(client):
     assert upload((ramp * 257).astype(numpy.uint16)) == upload(ramp.astype(numpy.uint8))
 
 
+def test_a_phone_photo_is_encoded_upright(client):
+    """A portrait stored as landscape pixels plus EXIF orientation 6 encodes as its upright twin does."""
+    upright = numpy.zeros((28, 20), dtype=numpy.uint8)
+    upright[2:10, 12:18] = 255  # a block near the top right
+    exif = Image.Exif()
+    exif[0x0112] = 6  # turn 90 degrees clockwise to show
+    stored = numpy.rot90(upright, k=1)  # what the phone wrote: the upright picture turned anticlockwise
+
+    def upload(array, **save):
+        buf = io.BytesIO()
+        Image.fromarray(numpy.ascontiguousarray(array)).save(buf, format="PNG", **save)
+        return client.post("/api/runs/2/encode", content=buf.getvalue()).json()["z"]
+
+    assert upload(stored, exif=exif) == upload(upright) != upload(stored)
+
+
 def test_concurrent_requests_on_one_run_all_succeed(client):
     from concurrent.futures import ThreadPoolExecutor
 
