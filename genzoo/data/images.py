@@ -58,15 +58,26 @@ def eight_bit(path: Path | str, im):
     return im
 
 
+def upright(im):
+    """The image as a photo viewer shows it: a phone's JPEG stores its rotation as an EXIF tag. A damaged EXIF
+    block (Pillow's parser raises several kinds of error on one) leaves the image as stored: its pixels may be
+    fine."""
+    from PIL import ImageOps
+
+    try:
+        return ImageOps.exif_transpose(im)
+    except Exception:
+        return im
+
+
 def decode(path: Path, mode: str, size: tuple[int, int] | None, crop: int | None) -> np.ndarray:
     """One image as H x W x C uint8: optional centered square crop of side `crop`, then resize."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(path) as im:
             _check_pixels(path, im.size)
-            # upright as a photo viewer shows it: a phone's JPEG stores its rotation as an EXIF tag
-            im = eight_bit(path, ImageOps.exif_transpose(im)).convert(mode)
+            im = eight_bit(path, upright(im)).convert(mode)
             if crop:
                 w, h = im.size
                 c = min(crop, w, h)
@@ -132,6 +143,7 @@ def decode_many(paths: list[Path], channels: int | None, size: int | tuple[int, 
         raise DataError("no image files to decode")
     with warnings.catch_warnings():  # Pillow's own, larger limit would warn on stderr before our error
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        warnings.filterwarnings("ignore", category=UserWarning, module="PIL.TiffImagePlugin")  # "Corrupt EXIF data"
         # headers first only to learn the channels (decode checks each image's size itself)
         channels = channels or channels_of(paths, read_modes(paths))
         mode = "L" if channels == 1 else "RGB"

@@ -28,7 +28,7 @@ import torch
 
 from genzoo import sampling
 from genzoo.data.grid import make_grid
-from genzoo.data.images import MAX_PIXELS, eight_bit
+from genzoo.data.images import MAX_PIXELS, eight_bit, upright
 from genzoo.errors import GenzooError
 
 
@@ -268,13 +268,14 @@ def read_upload(data: bytes, shape: tuple[int, int, int], invert: bool = False) 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            warnings.filterwarnings("ignore", category=UserWarning, module="PIL.TiffImagePlugin")  # corrupt EXIF
             with Image.open(io.BytesIO(data), formats=UPLOAD_FORMATS) as im:
                 iw, ih = im.size
                 if iw * ih > LIMITS.upload_pixels:
                     raise RequestError(f"the uploaded image claims {iw}x{ih} pixels; the limit is "
                                        f"{LIMITS.upload_pixels} (4096x4096)", 413)
                 # upright (a phone's EXIF rotation), 8-bit (PNG/JPEG/... are never 32-bit)
-                im = eight_bit("the upload", ImageOps.exif_transpose(im)).convert("L" if c == 1 else "RGB")
+                im = eight_bit("the upload", upright(im)).convert("L" if c == 1 else "RGB")
                 iw, ih = im.size
                 side = min(iw / w, ih / h)  # largest crop of the model's aspect ratio
                 cw, ch = max(1, round(w * side)), max(1, round(h * side))

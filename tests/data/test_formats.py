@@ -158,6 +158,22 @@ def test_image_folder_turns_photos_upright_by_their_exif_orientation(tmp_path):
     assert d.images[0, 0].tolist() == [[0, 255], [0, 0], [0, 0]]
 
 
+@pytest.mark.parametrize("exif", [b"garbage", b"Exif\x00\x00II*\x00\x08\x00\x00\x00\xff\xff"],
+                         ids=["not-tiff", "cut-short"])
+def test_image_folder_reads_an_image_whose_exif_is_damaged(tmp_path, exif):
+    """A damaged EXIF block (Pillow raised SyntaxError for one, warned for another) leaves the pixels loadable
+    as stored, silently."""
+    import warnings
+
+    for c in "ab":
+        (tmp_path / "odd" / c).mkdir(parents=True)
+        Image.fromarray(np.full((2, 3), 9, dtype=np.uint8)).save(tmp_path / "odd" / c / "x.png", exif=exif)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        d = load(f"folder:{tmp_path / 'odd'}", split="all")
+    assert d.shape == (1, 2, 3) and int(d.images.min()) == 9 and not seen, [str(w.message) for w in seen]
+
+
 def test_image_folder_missing(tmp_path):
     with pytest.raises(DataError, match="does not exist"):
         load(f"folder:{tmp_path / 'nope'}", split="all")
