@@ -624,6 +624,7 @@ def cmd_train(args) -> int:
             model_over[k] = args.lr
     from genzoo.config import coerce
     from genzoo.data import DEFAULT_DATASET
+    from genzoo.data.catalog import is_embedded
 
     data_name = args.data or DEFAULT_DATASET
     flags = {key: getattr(args, key) for key in ("epochs", "steps", "batch_size", "seed", "device", "precision",
@@ -641,7 +642,7 @@ def cmd_train(args) -> int:
     data_args: dict[str, Any] = {"name": data_name}
     if args.data_dir:
         data_args["data_dir"] = str(Path(args.data_dir).expanduser().resolve())
-        if _embedded(data_name):
+        if is_embedded(data_name):
             print(f"note: --data-dir is unused: {data_name} is embedded in genzoo"
                   + ("" if args.data else "; to train on the files there, name them, e.g. --data mnist"),
                   file=sys.stderr)
@@ -1116,21 +1117,13 @@ def cmd_caption(args) -> int:
     return 0
 
 
-def _embedded(name: str) -> bool:
-    """The data ships inside the package (mnist-mini and the sets derived from it): no files to look for."""
-    from genzoo.data.catalog import DATASETS
-
-    ds = DATASETS.get(name)
-    return name == "mnist-mini" or (ds is not None and ds.derived_from == "mnist-mini")
-
-
 def cmd_data_list(args) -> int:
-    from genzoo.data.catalog import DATASETS, FAMILIES, locate
+    from genzoo.data.catalog import DATASETS, FAMILIES, is_embedded, locate
 
     families = [fam.usage.partition(" for ")[::2] for fam in FAMILIES.values()]  # ("folder:PATH", "an image folder")
     width = max(len(n) for n in [*DATASETS, *(what for what, _ in families)]) + 1
     for name, ds in DATASETS.items():
-        if _embedded(name):
+        if is_embedded(name):
             where = "embedded"
         else:
             try:

@@ -213,6 +213,13 @@ def has_files(d: Path, ds: DatasetInfo) -> bool:
     return all((d / r).exists() for r in ds.required)
 
 
+def is_embedded(name: str) -> bool:
+    """Whether the dataset's files ship inside the package (its own, or those of the set it is derived from), so
+    that no --data-dir is read; False for names the catalogue does not hold (folder:PATH, ...)."""
+    ds = DATASETS.get(name)
+    return ds is not None and (ds.embedded is not None or bool(ds.derived_from) and is_embedded(ds.derived_from))
+
+
 def locate(name: str, data_dir: str | os.PathLike | None) -> Path:
     """The folder holding dataset `name`, or a DataError saying which files to put where."""
     ds = info(name)
