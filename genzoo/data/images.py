@@ -6,6 +6,7 @@ kilobytes of PNG can otherwise claim gigabytes of pixels (a decompression bomb).
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -40,6 +41,19 @@ def _to_pair(size: int | tuple[int, int] | None) -> tuple[int, int] | None:
     if size is None:
         return None
     return (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
+
+
+@contextlib.contextmanager
+def pillow_quiet():
+    """Pillow's warnings that genzoo answers itself, kept off stderr: its own, larger pixel limit (ours refuses
+    first, as a DataError) and "Corrupt EXIF data" (`upright` keeps such an image as stored). Enter it in the
+    thread that starts any decoding threads: the warnings filters are global state."""
+    from PIL import Image
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        warnings.filterwarnings("ignore", category=UserWarning, module="PIL.TiffImagePlugin")
+        yield
 
 
 def eight_bit(path: Path | str, im):
@@ -104,8 +118,8 @@ def _grey_palette(im) -> bool:
 
 def read_modes(paths: list[Path]) -> list[str]:
     """Each image's Pillow mode, from its header alone; a DataError names the first file that is missing,
-    unreadable, or over MAX_PIXELS (checked here, before any image is decoded). Call it under a filter for
-    Pillow's DecompressionBombWarning (as decode_many does)."""
+    unreadable, or over MAX_PIXELS (checked here, before any image is decoded). Call it within `pillow_quiet()`
+    (as decode_many does)."""
     from PIL import Image, UnidentifiedImageError
 
     modes = []
@@ -137,13 +151,9 @@ def decode_many(paths: list[Path], channels: int | None, size: int | tuple[int, 
 
     `channels` 1 or 3 converts every image to grey or colour; None takes the images' own, which must agree.
     """
-    from PIL import Image
-
     if not paths:
         raise DataError("no image files to decode")
-    with warnings.catch_warnings():  # Pillow's own, larger limit would warn on stderr before our error
-        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        warnings.filterwarnings("ignore", category=UserWarning, module="PIL.TiffImagePlugin")  # "Corrupt EXIF data"
+    with pillow_quiet():
         # headers first only to learn the channels (decode checks each image's size itself)
         channels = channels or channels_of(paths, read_modes(paths))
         mode = "L" if channels == 1 else "RGB"

@@ -19,7 +19,6 @@ along its direction (measured on the same 512 latents), so -3..3 covers the prio
 from __future__ import annotations
 
 import io
-import warnings
 from dataclasses import asdict, dataclass, field
 from types import SimpleNamespace
 from typing import Any
@@ -28,7 +27,7 @@ import torch
 
 from genzoo import sampling
 from genzoo.data.grid import make_grid
-from genzoo.data.images import MAX_PIXELS, eight_bit, upright
+from genzoo.data.images import MAX_PIXELS, eight_bit, pillow_quiet, upright
 from genzoo.errors import GenzooError
 
 
@@ -266,9 +265,7 @@ def read_upload(data: bytes, shape: tuple[int, int, int], invert: bool = False) 
         raise RequestError("the upload is empty: send the bytes of a PNG or JPEG image")
     c, h, w = shape
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            warnings.filterwarnings("ignore", category=UserWarning, module="PIL.TiffImagePlugin")  # corrupt EXIF
+        with pillow_quiet():
             with Image.open(io.BytesIO(data), formats=UPLOAD_FORMATS) as im:
                 iw, ih = im.size
                 if iw * ih > LIMITS.upload_pixels:
