@@ -972,8 +972,6 @@ def _check_view_options(args, view: str | None) -> None:
             raise ConfigError(f"--{key} is for {flags}, and {f'--{view}' if view else 'plain samples'} would ignore "
                               "it" + (" (--text interpolates by lerp)" if key == "slerp" and view == "text" else "")
                               + f": drop --{key}, or ask for {flags}")
-    args.steps = args.steps or 10
-    args.top = args.top or 8
 
 
 def cmd_sample(args) -> int:
@@ -995,6 +993,7 @@ def cmd_sample(args) -> int:
     if view is None and hasattr(model, "translate_uint8"):
         view = "input"  # a translator's samples are translations of test images
     _check_view_options(args, view)
+    args.steps, args.top = args.steps or 10, args.top or 8  # the defaults of the views that use them
     if not model.can_sample() and view not in sampling.ENCODER_VIEWS:
         offers = ("retrieval models offer --query IMAGE" if hasattr(model, "rank")
                   else "captioners describe images: genzoo caption RUN IMAGE..." if hasattr(model, "caption")
