@@ -736,6 +736,8 @@ CASES = [
     case("sample-out-under-a-file", out_is_a_file, "sample {cvae} --n 2 --out {out}/grid.png", "--out {out}/grid.png",
          "{out} is a file"),
     case("report-out-under-a-file", out_is_a_file, "report {run} --out {out}/r.html", "{out} is a file"),
+    case("project-image-over-pillow-warning", png_over_pillow_warning, "project {cvae} {tmp}/imgs/a/vast.png",
+         "vast.png", "10000x10000", "limit"),
     case("project-out-under-a-file", out_is_a_file, "project {cvae} --out {out}/p --against test 1", "--out {out}/p",
          "{out} is a file"),
     case("sample-grid-too-large", nothing, "sample {cvae} --n 10001", "--n 10001", "at most 10000", "--out-dir"),

@@ -58,7 +58,8 @@ def pillow_quiet():
 
 def eight_bit(path: Path | str, im):
     """16-bit grey scaled to 8 bits (Pillow's own conversion clips: 1000 of 65535 became 255, white); 32-bit
-    integer or float pixels kept only where they already lie in 0..255, since their scale is unknown."""
+    integer or float pixels kept only where they lie in 0..255, since their scale is unknown (float images
+    within 0..1 are scaled by `decode_many`, which sees the whole set)."""
     from PIL import Image
 
     if im.mode.startswith("I;16"):
@@ -85,13 +86,17 @@ def upright(im):
 
 
 def decode(path: Path, mode: str, size: tuple[int, int] | None, crop: int | None) -> np.ndarray:
-    """One image as H x W x C uint8: optional centered square crop of side `crop`, then resize."""
+    """One image as H x W x C uint8: optional centered square crop of side `crop`, then resize. A 32-bit float
+    image comes back as float32 in its own scale, which its set decides (`unit_floats`)."""
     from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(path) as im:
             _check_pixels(path, im.size)
-            im = eight_bit(path, upright(im)).convert(mode)
+            im = eight_bit(path, upright(im))
+            floats = im.mode == "F"  # cropped and resized as floats: 8 bits would lose a 0..1 image whole
+            if not floats:
+                im = im.convert(mode)
             if crop:
                 w, h = im.size
                 c = min(crop, w, h)
@@ -99,12 +104,25 @@ def decode(path: Path, mode: str, size: tuple[int, int] | None, crop: int | None
                 im = im.crop((left, top, left + c, top + c))
             if size is not None and im.size != (size[1], size[0]):
                 im = im.resize((size[1], size[0]), Image.BICUBIC, reducing_gap=None)
-            arr = np.asarray(im, dtype=np.uint8)
+            arr = np.asarray(im, dtype=np.float32 if floats else np.uint8)
     except FileNotFoundError:
         raise DataError(f"missing image file {path}") from None
     except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError) as e:
         raise _bad_image(path, e) from None
-    return arr[:, :, None] if arr.ndim == 2 else arr
+    arr = arr[:, :, None] if arr.ndim == 2 else arr
+    return np.repeat(arr, 3, axis=2) if mode == "RGB" and arr.shape[2] == 1 else arr
+
+
+def unit_floats(arrays: list[np.ndarray]) -> list[np.ndarray]:
+    """The float images of a set (float32, from `decode`) as uint8: scaled from 0..1 when every one of them lies
+    in 0..1 (numpy and scientific tools save floats so), else taken as 0..255. One image cannot tell a 0..1 image
+    from a dark 0..255 one; a set can."""
+    floats = [a for a in arrays if a.dtype == np.float32]
+    if not floats:
+        return arrays
+    scale = 255.0 if all(a.max() <= 1 for a in floats if a.size) else 1.0
+    return [np.clip(np.rint(a * scale), 0, 255).astype(np.uint8) if a.dtype == np.float32 else a  # bicubic overshoots
+            for a in arrays]
 
 
 def _grey_palette(im) -> bool:
@@ -118,20 +136,20 @@ def _grey_palette(im) -> bool:
 
 def read_modes(paths: list[Path]) -> list[str]:
     """Each image's Pillow mode, from its header alone; a DataError names the first file that is missing,
-    unreadable, or over MAX_PIXELS (checked here, before any image is decoded). Call it within `pillow_quiet()`
-    (as decode_many does)."""
+    unreadable, or over MAX_PIXELS (checked here, before any image is decoded)."""
     from PIL import Image, UnidentifiedImageError
 
     modes = []
-    for path in paths:
-        try:
-            with Image.open(path) as im:
-                _check_pixels(path, im.size)
-                modes.append("L" if im.mode in ("P", "PA") and _grey_palette(im) else im.mode)
-        except FileNotFoundError:
-            raise DataError(f"missing image file {path}") from None
-        except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError) as e:
-            raise _bad_image(path, e) from None
+    with pillow_quiet():  # Pillow's warning for an image over its limit would come before our error
+        for path in paths:
+            try:
+                with Image.open(path) as im:
+                    _check_pixels(path, im.size)
+                    modes.append("L" if im.mode in ("P", "PA") and _grey_palette(im) else im.mode)
+            except FileNotFoundError:
+                raise DataError(f"missing image file {path}") from None
+            except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError) as e:
+                raise _bad_image(path, e) from None
     return modes
 
 
@@ -159,7 +177,7 @@ def decode_many(paths: list[Path], channels: int | None, size: int | tuple[int, 
         mode = "L" if channels == 1 else "RGB"
         pair = _to_pair(size)
         with ThreadPoolExecutor(max_workers=threads) as pool:
-            arrays = list(pool.map(lambda p: decode(p, mode, pair, crop), paths))
+            arrays = unit_floats(list(pool.map(lambda p: decode(p, mode, pair, crop), paths)))
     odd = next((i for i, a in enumerate(arrays) if a.shape != arrays[0].shape), None)
     if odd is not None:
         (h0, w0), (h, w) = arrays[0].shape[:2], arrays[odd].shape[:2]

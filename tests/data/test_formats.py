@@ -9,6 +9,7 @@ import torch
 from PIL import Image
 
 from genzoo.data import load
+from genzoo.data.images import decode_many
 from genzoo.errors import DataError
 from tests.conftest import shared_path
 
@@ -125,6 +126,21 @@ def test_image_folder_scales_16_bit_grey_and_refuses_unscaled_32_bit(tmp_path):
     Image.fromarray(np.array([[0.0, 0.5, 300.0, 1.0]], dtype=np.float32)).save(tmp_path / "deep" / "b" / "y.tif")
     with pytest.raises(DataError, match=r"y.tif: 32-bit float pixels from 0 to 300, outside 0..255"):
         load(f"folder:{tmp_path / 'deep'}", split="all")
+
+
+def test_image_folder_scales_float_images_by_their_set(tmp_path):
+    """Float images that all lie in 0..1 (as numpy saves them) are scaled to 0..255; they loaded nearly black.
+    One float image beyond 1 puts the set on the 0..255 scale, since one dark image cannot tell."""
+    for c in "ab":
+        (tmp_path / "f" / c).mkdir(parents=True)
+        Image.fromarray(np.array([[0.0, 0.5, 1.0, 0.2]], dtype=np.float32)).save(tmp_path / "f" / c / "x.tif")
+    d = load(f"folder:{tmp_path / 'f'}", split="all")
+    assert d.shape == (1, 1, 4) and d.images[:, 0, 0].tolist() == [[0, 128, 255, 51]] * 2
+    x = decode_many(sorted((tmp_path / "f").rglob("*.tif")), 3, size=(2, 8))  # colour, resized as floats
+    assert x.shape == (2, 3, 2, 8) and (x[:, 0] == x[:, 2]).all() and x.max() > 240 and x.float().mean() > 60
+    Image.fromarray(np.array([[0.0, 2.0, 9.0, 1.0]], dtype=np.float32)).save(tmp_path / "f" / "b" / "y.tif")
+    d = load(f"folder:{tmp_path / 'f'}", split="all")
+    assert d.images[:, 0, 0].tolist() == [[0, 0, 1, 0], [0, 0, 1, 0], [0, 2, 9, 1]]
 
 
 def test_image_folder_palette_images_of_greys_are_grey(tmp_path):
