@@ -208,7 +208,7 @@ def _parser() -> argparse.ArgumentParser:
                         epilog="examples:\n  genzoo sample runs/dcgan-mnist-mini-20260101-1200 --n 64 --out grid.png\n"
                                "  genzoo sample RUN --n 10000 --out-dir samples/  (one PNG per image)")
     ps.add_argument("run", help="run folder")
-    ps.add_argument("--n", type=_count, default=64, help="number of samples")
+    ps.add_argument("--n", type=_count, help="number of samples (default 64; frames: sequences, at most 8)")
     ps.add_argument("--out", help="grid PNG path (default RUN/samples/sample.png)")
     ps.add_argument("--out-dir", help="write one PNG per sample into this folder")
     ps.add_argument("--seed", type=int, default=0)
@@ -954,7 +954,7 @@ def _check_sample_outputs(args) -> None:
                               "model's image size); add --out GRID.png or drop --scale")
     from genzoo.data.grid import MAX_GRID_IMAGES
 
-    if (args.out or not args.out_dir) and args.n > MAX_GRID_IMAGES:
+    if (args.out or not args.out_dir) and (args.n or 0) > MAX_GRID_IMAGES:
         raise ConfigError(f"--n {args.n}: a grid picture holds at most {MAX_GRID_IMAGES} images; write one PNG per "
                           "sample with --out-dir DIR (and no --out), or ask for fewer")
 
@@ -962,6 +962,9 @@ def _check_sample_outputs(args) -> None:
 # the sample options that shape one view only, and the views they shape (elsewhere they were silently ignored)
 VIEW_OPTIONS = {"steps": ("interpolate", "codes", "manifold"), "slerp": ("interpolate",), "top": ("query",),
                 "reverse": ("input",), "classifier": ("arithmetic",)}
+# the views whose grids other things size (they ignored --n silently)
+SIZED_WITHOUT_N = {"codes": "the model's codes and --steps", "manifold": "--steps (a steps x steps grid)",
+                   "scatter": "the test set (up to 10000 codes)", "query": "the --query images and --top"}
 
 
 def _check_view_options(args, view: str | None) -> None:
@@ -972,6 +975,10 @@ def _check_view_options(args, view: str | None) -> None:
             raise ConfigError(f"--{key} is for {flags}, and {f'--{view}' if view else 'plain samples'} would ignore "
                               "it" + (" (--text interpolates by lerp)" if key == "slerp" and view == "text" else "")
                               + f": drop --{key}, or ask for {flags}")
+    sized_by = "the --input images" if view == "input" and args.input else SIZED_WITHOUT_N.get(view)
+    if args.n is not None and sized_by:
+        raise ConfigError(f"--n {args.n}: --{view} draws as many images as {sized_by} call for, and would ignore "
+                          "--n: drop it")
 
 
 def cmd_sample(args) -> int:
@@ -994,6 +1001,7 @@ def cmd_sample(args) -> int:
         view = "input"  # a translator's samples are translations of test images
     _check_view_options(args, view)
     args.steps, args.top = args.steps or 10, args.top or 8  # the defaults of the views that use them
+    args.n = 64 if args.n is None else args.n
     if not model.can_sample() and view not in sampling.ENCODER_VIEWS:
         offers = ("retrieval models offer --query IMAGE" if hasattr(model, "rank")
                   else "captioners describe images: genzoo caption RUN IMAGE..." if hasattr(model, "caption")

@@ -727,6 +727,9 @@ CASES = [
     case("sample-slerp-with-reconstruct", nothing, "sample {cvae} --reconstruct --slerp", "--slerp is for "
          "--interpolate, and --reconstruct would ignore it"),
     case("fetch-timeout-zero", nothing, "data fetch mnist --timeout 0", "--timeout", "greater than 0"),
+    case("sample-n-with-manifold", nothing, "sample {cvae} --manifold --n 16", "--n 16", "--manifold",
+         "--steps", "drop it"),
+    case("sample-n-with-scatter", nothing, "sample {cvae} --scatter --n 100", "--n 100", "--scatter", "test set"),
     case("sample-scale-zero", nothing, "sample {cvae} --scale 0", "--scale", "at least 1"),
     case("sample-out-not-an-image", nothing, "sample {cvae} --out {tmp}/grid.txt", "--out $TMP/grid.txt",
          "'.txt' is not an image file type", ".png"),
@@ -756,6 +759,7 @@ CASES = [
     case("irgan-query-missing", nothing, "sample {irgan} --query {tmp}/nope.png", "nope.png", "missing"),
     case("irgan-top-too-large", query_28px, "sample {irgan} --query {tmp}/q28.png --top 61", "top 61",
          "database holds 60 items"),
+    case("irgan-query-with-n", query_28px, "sample {irgan} --query {tmp}/q28.png --n 5", "--n 5", "--query images"),
     case("irgan-sample-no-view", nothing, "sample {irgan}", "not a generative model", "--query IMAGE"),
     case("irgan-database-too-large", nothing, IRGAN + " db_size=100000", "db_size=100000", "has 10000 images",
          "lower them"),
