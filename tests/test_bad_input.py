@@ -597,6 +597,8 @@ CASES = [
     case("png-over-pillow-warning", png_over_pillow_warning, ON_FOLDER, "vast.png", "10000x10000", "limit"),
     case("jpeg-truncated", jpeg_truncated, ON_FOLDER, "photo.jpg", "truncated", "remove or replace"),
     case("folder-empty", folder_empty, ON_FOLDER, "no images", "imgs", "put the images there"),
+    case("folder-no-path", nothing, "train dcgan --steps 1 --quiet --out {out} --data folder:", "'folder:' names no "
+         "folder", "folder:PATH"),
     case("folder-empty-class", folder_empty_class, ON_FOLDER, "imgs/c", "holds no images", "remove it"),
     case("folder-one-class", folder_one_class, ON_FOLDER, "at least 2 classes", "has 1", "one subfolder per class"),
     case("folder-one-class-cgan", folder_one_class, "train cgan --steps 1 --quiet --out {out} --data folder:{tmp}/imgs",

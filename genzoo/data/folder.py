@@ -69,7 +69,10 @@ def load_folder(root: str | Path, channels: int | None = None, image_size: int |
 
 
 def _root(name: str) -> Path:
-    return Path(name.removeprefix(PREFIX)).expanduser()
+    path = name.removeprefix(PREFIX)
+    if not path.strip():  # Path("") is the working folder: its subfolders were taken for classes
+        raise DataError(f"{name!r} names no folder: write {PREFIX}PATH, e.g. {PREFIX}./my-images")
+    return Path(path).expanduser()
 
 
 def load_split(req: Request) -> ImageSet:
