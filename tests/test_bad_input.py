@@ -521,6 +521,7 @@ ON_CELEBA = "train classifier --set target=attrs --steps 1 --quiet --out {out} -
 ON_FREY = "train vae-frey --steps 1 --quiet --out {out} --data frey --data-dir {data}"
 IRGAN = "train irgan --steps 1 --quiet --out {out} --set db_size=60 queries=20"
 NO_CUDA = pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is available here")
+NO_MPS = pytest.mark.skipif(torch.backends.mps.is_available(), reason="MPS is available here")
 
 
 @dataclass(frozen=True)
@@ -707,6 +708,10 @@ CASES = [
     case("train-device-unknown", nothing, TRAIN + " --set train.device=tpu", "device", "unknown device 'tpu'"),
     case("device-cuda-without-cuda", nothing, TRAIN + " --device cuda", "CUDA is not available", "--device cpu",
          marks=NO_CUDA),
+    case("device-mps-without-mps", nothing, "sample {cvae} --device mps", "'mps'", "not available", "--device cpu",
+         marks=NO_MPS),
+    case("device-torch-knows-genzoo-not", nothing, "sample {cvae} --device xla", "unknown device 'xla'", "cuda:N"),
+    case("device-meta", nothing, TRAIN + " --set train.device=meta", "device", "unknown device 'meta'"),
     case("eval-n-zero", nothing, "eval {cvae} --n 0", "--n", "at least 1"),
     case("eval-seeds-zero", nothing, "eval {cvae} --seeds 0", "--seeds", "at least 1"),
     case("eval-k-zero", nothing, "eval {cvae} --k 0", "--k", "at least 1"),

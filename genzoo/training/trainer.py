@@ -79,13 +79,19 @@ class TrainConfig:
         parse_metrics(self.eval_metrics)
 
 
+DEVICE_TYPES = ("cpu", "cuda", "mps")  # torch names more (xla, meta, ...): genzoo trains on none of them
+
+
 def device_problem(name: str) -> str | None:
-    """What is wrong with a device name (None for auto and the names torch understands: cpu, cuda:1, ...)."""
+    """What is wrong with a device name (None for auto, cpu, cuda, cuda:N and mps; whether this machine has the
+    device is `resolve_device`'s question)."""
     if name == "auto":
         return None
     try:
-        torch.device(name)
+        kind = torch.device(name).type
     except RuntimeError:
+        kind = None
+    if kind not in DEVICE_TYPES:
         return f"unknown device {name!r}; use auto, cpu, cuda, cuda:N or mps"
     return None
 
@@ -93,12 +99,20 @@ def device_problem(name: str) -> str | None:
 def resolve_device(name: str, info: dist.DistInfo) -> torch.device:
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name.startswith("cuda"):
+    if problem := device_problem(name):
+        raise ConfigError(problem)
+    device = torch.device(name)
+    if device.type == "cuda":
         if not torch.cuda.is_available():
             raise ConfigError(f"device {name!r} requested but CUDA is not available; use --device cpu")
-        if name == "cuda":
-            name = f"cuda:{info.local_rank}"
-    return torch.device(name)
+        if device.index is None:
+            device = torch.device("cuda", info.local_rank)
+        if device.index >= torch.cuda.device_count():
+            raise ConfigError(f"device {name!r}: this machine has {torch.cuda.device_count()} CUDA device(s), "
+                              f"cuda:0 to cuda:{torch.cuda.device_count() - 1}; pick one of them, or --device cuda")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError(f"device {name!r} requested but MPS (an Apple GPU) is not available; use --device cpu")
+    return device
 
 
 def cpu_has_native_bf16() -> bool:

@@ -261,3 +261,20 @@ def test_evaluation_never_changes_the_random_numbers_training_gets(mini, tmp_pat
     train(mini, tmp_path / "often", eval_every=5, val_fraction=0.1)
     train(mini, tmp_path / "never", val_fraction=0.1)
     assert_same(weights(tmp_path / "often/checkpoints/last.pt"), weights(tmp_path / "never/checkpoints/last.pt"))
+
+
+def test_resolve_device_names_the_cuda_devices_a_machine_has(monkeypatch):
+    """cuda:N beyond the machine's devices failed deep inside torch; plain cuda is the rank's own device."""
+    from genzoo.errors import ConfigError
+    from genzoo.training.distributed import DistInfo
+    from genzoo.training.trainer import resolve_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    rank1 = DistInfo(rank=1, world_size=2, local_rank=1)
+    assert resolve_device("cuda", rank1) == torch.device("cuda", 1)
+    assert resolve_device("cuda:0", rank1) == torch.device("cuda", 0)
+    with pytest.raises(ConfigError, match=r"'cuda:2': this machine has 2 CUDA device\(s\), cuda:0 to cuda:1"):
+        resolve_device("cuda:2", rank1)
+    with pytest.raises(ConfigError, match="unknown device 'meta'"):
+        resolve_device("meta", rank1)
