@@ -864,6 +864,9 @@ def _eval_folder(args) -> int:
     real = load(name, split=split, data_dir=args.data_dir)
     channels, h, w = real.shape
     x, y, class_names = load_folder(Path(args.fake).expanduser(), channels=channels)
+    if len(x) < 2:  # before the size note below, which would otherwise come first
+        raise ConfigError(f"--fake {args.fake} holds 1 image; the metrics compare two sets of images: give at least 2 "
+                          "(FID is usually taken on 10000)")
     if tuple(x.shape[2:]) != (h, w):
         print(f"note: generated images are {x.shape[2]}x{x.shape[3]}, real ones {h}x{w}; the feature network "
               "resizes both to its input size", file=sys.stderr)

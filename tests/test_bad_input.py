@@ -159,6 +159,10 @@ def png(path: Path, size=(8, 8), mode: str = "RGB") -> Path:
     return path
 
 
+def one_fake(tmp: Path) -> None:  # and of another size than the real images (the note on sizes comes later)
+    png(tmp / "fakes" / "0.png", size=(40, 40), mode="L")
+
+
 def folder(tmp: Path, classes=("a", "b"), per_class: int = 2) -> Path:
     root = tmp / "imgs"
     for c in classes:
@@ -725,6 +729,8 @@ CASES = [
     case("sample-labels-not-numbers", nothing, "sample {cvae} --labels one", "--labels", "integers"),
     case("sample-labels-to-out-dir", nothing, "sample {cvae} --labels 11 --out-dir {tmp}/pngs", "--labels", "0..9"),
     case("sample-classifier-run", nothing, "sample {run}", "not a generative model"),
+    case("eval-fake-one-image", one_fake, "eval --real mnist-mini --fake {tmp}/fakes", "--fake $TMP/fakes holds 1 "
+         "image", "at least 2"),
     case("eval-fake-folder-missing", nothing, "eval --real mnist-mini --fake {tmp}/fakes", "fakes", "does not exist"),
     case("sample-interpolate-steps", nothing, "sample {cvae} --interpolate --steps 1", "--steps", "at least 2"),
     case("sample-steps-without-its-view", nothing, "sample {cvae} --steps 5", "--steps is for --interpolate or "

@@ -135,7 +135,7 @@ def score(fake: torch.Tensor, ref: Reference, metrics: tuple[str, ...], fake_lab
         raise ConfigError(f"generated images have {fake.shape[1]} channels but the real data {ref.data.name!r} "
                           f"has {ref.data.shape[0]}; compare with data of the same kind")
     if len(fake) < 2:
-        raise ConfigError("need at least 2 generated images")
+        raise ConfigError(f"need at least 2 generated images to compare with the real ones, got {len(fake)}")
     if {"pr", "dc"} & set(metrics) and min(len(fake), len(ref.data)) <= 5:
         raise ConfigError("precision/recall and density/coverage need more than 5 real and generated images "
                           "(k-nearest-neighbour balls with k up to 5)")
