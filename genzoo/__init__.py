@@ -27,8 +27,12 @@ def load_data(name: str | None = None, split: str = "train", data_dir: str | Non
 
 def build(name: str, spec, seed: int | None = 0, **overrides):
     """Build a registered model for a data spec (seeded); keyword overrides set config fields."""
+    from genzoo.data.imageset import DataSpec, ImageSet
     from genzoo.registry import build as _build
 
+    if not isinstance(spec, DataSpec):  # else an AttributeError from deep inside the model
+        hint = "pass data.spec" if isinstance(spec, ImageSet) else "e.g. genzoo.load_data('mnist-mini').spec"
+        raise ConfigError(f"build({name!r}, spec): spec must be a DataSpec ({hint}), got {type(spec).__name__}")
     return _build(name, spec, overrides, seed=seed)
 
 
@@ -47,6 +51,9 @@ def train(model, data, out: str | None = None, eval_data=None, **train_settings)
         settings = registry.get(model.name).trainer_defaults(getattr(getattr(data, "spec", None), "name", ""))
     except (AttributeError, ConfigError):  # a model built outside the registry has no defaults
         settings = {}
+    _image_set(data, "data")
+    if eval_data is not None:
+        _image_set(eval_data, "eval_data")
     settings = registry.with_settings(settings, train_settings)
     trainer = Trainer(model, data, replace(TrainConfig(), settings, what="trainer"), run_dir=out, eval_data=eval_data)
     summary = trainer.fit()
@@ -64,7 +71,7 @@ def train(model, data, out: str | None = None, eval_data=None, **train_settings)
 
 def evaluate(model, data, **kwargs) -> dict:
     """Evaluate a model on a dataset with the model's own evaluation (accuracy, ...)."""
-    return model.evaluate(data, **kwargs)
+    return model.evaluate(_image_set(data, "data"), **kwargs)
 
 
 def load_run(run_dir: str, which: str = "best"):
@@ -73,3 +80,12 @@ def load_run(run_dir: str, which: str = "best"):
 
     return load_model(run_dir, which=which)
 
+
+def _image_set(data, what: str):
+    """`data` itself when it is an ImageSet; anything else is a ConfigError saying how to make one."""
+    from genzoo.data.imageset import ImageSet
+
+    if not isinstance(data, ImageSet):
+        raise ConfigError(f"{what} must be an ImageSet (e.g. genzoo.load_data('mnist-mini')), got {type(data).__name__}"
+                          "; a uint8 N x C x H x W tensor becomes one as genzoo.data.ImageSet(images, labels)")
+    return data

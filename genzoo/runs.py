@@ -354,6 +354,8 @@ def _load_weights(model, state: dict[str, Any], path: Path, run: RunDir) -> None
 
 def load_model(run_dir: str | os.PathLike, which: str = "best", device: str | torch.device = "cpu"):
     """Rebuild the model of a run folder and load its `best` (falling back to `last`) weights."""
+    if which not in ("best", "last"):
+        raise ConfigError(f"which={which!r}: a run keeps its 'best' and its 'last' weights; choose one of them")
     run = RunDir(run_dir)
     if not run.path.is_dir():
         raise CheckpointError(f"run folder {run.path} does not exist")

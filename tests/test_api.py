@@ -47,3 +47,23 @@ def test_unknown_trainer_setting_is_a_config_error(small):
     data, _ = small
     with pytest.raises(ConfigError, match="stpes"):
         genzoo.train(genzoo.build("classifier", data.spec, width=4), data, stpes=1)
+
+
+def test_arguments_of_the_wrong_kind_are_config_errors_saying_what_to_pass(small, tmp_path):
+    """They were AttributeErrors from deep inside (`'str' object has no attribute 'name'`)."""
+    data, _ = small
+    with pytest.raises(ConfigError, match=r"spec must be a DataSpec \(pass data.spec\), got ImageSet"):
+        genzoo.build("classifier", data)
+    with pytest.raises(ConfigError, match=r"spec must be a DataSpec .*load_data\('mnist-mini'\).spec\), got str"):
+        genzoo.build("classifier", "mnist-mini")
+    model = genzoo.build("classifier", data.spec, width=4)
+    with pytest.raises(ConfigError, match=r"data must be an ImageSet .*got str"):
+        genzoo.train(model, "mnist-mini", steps=1)
+    with pytest.raises(ConfigError, match=r"eval_data must be an ImageSet .*got Tensor.*genzoo.data.ImageSet\(images"):
+        genzoo.train(model, data, eval_data=data.images, steps=1)
+    with pytest.raises(ConfigError, match=r"data must be an ImageSet .*got Tensor"):
+        genzoo.evaluate(model, data.images)
+    genzoo.train(model, data, out=str(tmp_path / "run"), steps=1, batch_size=8, progress=False)
+    with pytest.raises(ConfigError, match=r"which='worst': .* 'best' and its 'last'"):
+        genzoo.load_run(str(tmp_path / "run"), which="worst")
+    assert genzoo.load_run(str(tmp_path / "run"), which="last").name == "classifier"
