@@ -51,9 +51,9 @@ def train(model, data, out: str | None = None, eval_data=None, **train_settings)
         settings = registry.get(model.name).trainer_defaults(getattr(getattr(data, "spec", None), "name", ""))
     except (AttributeError, ConfigError):  # a model built outside the registry has no defaults
         settings = {}
-    _image_set(data, "data")
+    _image_set(data, "data", model)
     if eval_data is not None:
-        _image_set(eval_data, "eval_data")
+        _image_set(eval_data, "eval_data", model)
     settings = registry.with_settings(settings, train_settings)
     trainer = Trainer(model, data, replace(TrainConfig(), settings, what="trainer"), run_dir=out, eval_data=eval_data)
     summary = trainer.fit()
@@ -71,7 +71,7 @@ def train(model, data, out: str | None = None, eval_data=None, **train_settings)
 
 def evaluate(model, data, **kwargs) -> dict:
     """Evaluate a model on a dataset with the model's own evaluation (accuracy, ...)."""
-    return model.evaluate(_image_set(data, "data"), **kwargs)
+    return model.evaluate(_image_set(data, "data", model), **kwargs)
 
 
 def load_run(run_dir: str, which: str = "best"):
@@ -81,11 +81,18 @@ def load_run(run_dir: str, which: str = "best"):
     return load_model(run_dir, which=which)
 
 
-def _image_set(data, what: str):
-    """`data` itself when it is an ImageSet; anything else is a ConfigError saying how to make one."""
+def _image_set(data, what: str, model):
+    """`data` itself when it is an ImageSet of the images `model` was built for; anything else is a ConfigError
+    saying what to pass (a tensor, or images of another shape, failed deep inside the model)."""
     from genzoo.data.imageset import ImageSet
 
     if not isinstance(data, ImageSet):
         raise ConfigError(f"{what} must be an ImageSet (e.g. genzoo.load_data('mnist-mini')), got {type(data).__name__}"
                           "; a uint8 N x C x H x W tensor becomes one as genzoo.data.ImageSet(images, labels)")
+    spec = getattr(model, "spec", None)
+    if spec is not None and tuple(data.spec.shape) != tuple(spec.shape):
+        shape = "x".join(map(str, spec.shape))
+        raise ConfigError(f"{what} {data.name!r} holds {'x'.join(map(str, data.spec.shape))} images (C x H x W), but "
+                          f"this {model.name} was built for {shape} ones ({spec.name!r}): build the model with "
+                          f"{what}.spec, or load data of that shape (e.g. image_size=...)")
     return data

@@ -3,6 +3,7 @@
 import json
 
 import pytest
+import torch
 
 import genzoo
 from genzoo.errors import ConfigError
@@ -63,6 +64,12 @@ def test_arguments_of_the_wrong_kind_are_config_errors_saying_what_to_pass(small
         genzoo.train(model, data, eval_data=data.images, steps=1)
     with pytest.raises(ConfigError, match=r"data must be an ImageSet .*got Tensor"):
         genzoo.evaluate(model, data.images)
+    colour = genzoo.data.ImageSet(torch.zeros(8, 3, 32, 32, dtype=torch.uint8), name="colour")
+    with pytest.raises(ConfigError, match=r"data 'colour' holds 3x32x32 images .* built for 1x28x28 ones "
+                                          r"\('mnist-mini'\): build the model with data.spec"):
+        genzoo.evaluate(model, colour)
+    with pytest.raises(ConfigError, match=r"eval_data 'colour' holds 3x32x32"):
+        genzoo.train(model, data, eval_data=colour, steps=1)
     genzoo.train(model, data, out=str(tmp_path / "run"), steps=1, batch_size=8, progress=False)
     with pytest.raises(ConfigError, match=r"which='worst': .* 'best' and its 'last'"):
         genzoo.load_run(str(tmp_path / "run"), which="worst")
