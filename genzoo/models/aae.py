@@ -41,7 +41,7 @@ from genzoo.config import ConfigError, field
 from genzoo.data.imageset import Batch, DataSpec
 from genzoo.losses import bernoulli_log_likelihood, d_loss_bce, g_loss_nonsaturating
 from genzoo.metrics.matching import cluster_figures
-from genzoo.models.base import Model
+from genzoo.models.base import Model, sample_count
 from genzoo.models.vae import mlp, normal
 from genzoo.nn import LabelledPool
 from genzoo.registry import register, register_preset
@@ -158,6 +158,7 @@ class AAE(Model):
         return torch.sigmoid(out).float().reshape(len(z), *self.spec.shape)
 
     def sample(self, n: int, labels: torch.Tensor | None = None, generator: torch.Generator | None = None):
+        n = sample_count(n)
         if labels is not None and not self.conditional:
             raise ConfigError(f"{self.name} is not conditional: it takes no labels")
         return self.decode(self.sample_latent(n, generator), labels)

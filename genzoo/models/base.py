@@ -7,6 +7,7 @@ capabilities are `evaluate`, `sample`, `encode`, `decode`, `reconstruct`, `predi
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
@@ -15,13 +16,25 @@ from torch import nn
 
 from genzoo.data.imageset import Batch, DataSpec, to_float
 from genzoo.data.moving_mnist import SEQUENCE_SETS
-from genzoo.errors import DataError
+from genzoo.errors import ConfigError, DataError
 from genzoo.metrics import sample_quality
 
 
 def class_labels(spec: DataSpec, n: int) -> list[str]:
     """Names of classes 0..n-1 (the dataset's class names where it has them, else the numbers)."""
     return [str(spec.class_names[c]) if c < len(spec.class_names) else str(c) for c in range(n)]
+
+
+def sample_count(n) -> int:
+    """The `n` of a model's `sample(n)` as an int of at least 1 (0, -1, 2.5 or "4" failed deep inside torch)."""
+    try:
+        count = operator.index(n)
+    except TypeError:
+        raise ConfigError(f"sample(n): n is the number of images, a whole number; got {type(n).__name__} {n!r}") \
+            from None
+    if count < 1:
+        raise ConfigError(f"sample(n): n is the number of images, at least 1; got {count}")
+    return count
 
 
 class Model(nn.Module):

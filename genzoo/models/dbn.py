@@ -67,7 +67,7 @@ from genzoo.config import field
 from genzoo.data.imageset import Batch, DataSpec
 from genzoo.errors import ConfigError
 from genzoo.losses import bernoulli_log_likelihood
-from genzoo.models.base import Model
+from genzoo.models.base import Model, sample_count
 from genzoo.models.rbm import RBM, RBMConfig, ais_interval, free_energy, rbm_gradients
 from genzoo.nn import bernoulli, full_precision
 from genzoo.registry import register
@@ -303,6 +303,7 @@ class DBN(GreedyStack):
     @torch.no_grad()
     def sample(self, n: int, labels: torch.Tensor | None = None, generator: torch.Generator | None = None):
         """`sample_steps` Gibbs steps of the top RBM from its base-rate model, then the down pass of means."""
+        n = sample_count(n)
         if labels is not None:
             raise ConfigError("dbn is not conditional: it takes no labels")
         top = self.layers[-1]

@@ -50,7 +50,7 @@ from genzoo.config import field
 from genzoo.data.imageset import DataSpec
 from genzoo.errors import ConfigError
 from genzoo.losses import bernoulli_log_likelihood, discretized_logistic_mixture_log_prob
-from genzoo.models.base import Model
+from genzoo.models.base import Model, sample_count
 from genzoo.models.vae import binarize_evaluation, binarize_training
 from genzoo.nn import bernoulli, eval_mode, full_precision
 from genzoo.registry import register
@@ -473,6 +473,7 @@ class AutoregressiveModel(Model):
                sampler: str | None = None) -> torch.Tensor:
         """n images in [0, 1], pixel by pixel in raster order; `sampler` (default: the config's) is `cached` or
         `naive`: identical images for one generator state. Class-conditional: labels 0, 1, 2, ... by default."""
+        n = sample_count(n)
         sampler = sampler or self.cfg.sampler
         if self.conditional and labels is None:
             labels = torch.arange(n) % self.spec.num_classes

@@ -43,7 +43,7 @@ from torch import nn
 from genzoo.config import field
 from genzoo.data.imageset import DataSpec
 from genzoo.errors import ConfigError
-from genzoo.models.base import Model
+from genzoo.models.base import Model, sample_count
 from genzoo.models.vae import binarize_evaluation, binarize_training
 from genzoo.nn import bernoulli, compute_dtype, full_precision
 from genzoo.registry import register, register_preset
@@ -434,6 +434,7 @@ class RBM(Model):
     @torch.no_grad()
     def sample(self, n: int, labels: torch.Tensor | None = None, generator: torch.Generator | None = None):
         """Mean images p(v | h) after `sample_steps` Gibbs steps of chains started from the base-rate model."""
+        n = sample_count(n)
         if labels is not None:
             raise ConfigError("rbm is not conditional: it takes no labels")
         if self.gaussian:  # standardised pixels: start from N(0, I)

@@ -61,7 +61,7 @@ from genzoo.losses import (
     iwae_bound,
 )
 from genzoo.models.autoencoder import EncoderConfig, build_decoder, build_encoder
-from genzoo.models.base import Model
+from genzoo.models.base import Model, sample_count
 from genzoo.nn import bernoulli, eval_mode, full_precision
 from genzoo.registry import register, register_preset
 
@@ -294,6 +294,7 @@ class VAE(Model):
     @torch.no_grad()
     def sample(self, n: int, labels: torch.Tensor | None = None, generator: torch.Generator | None = None):
         """Mean images of p(x | z) for z from the prior (conditional: for `labels`, default 0,1,2,...)."""
+        n = sample_count(n)
         if labels is not None and not self.conditional:
             raise ConfigError(f"{self.name} is not conditional: it takes no labels")
         return self.decode(self.sample_latent(n, generator), labels)

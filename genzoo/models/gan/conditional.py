@@ -24,6 +24,7 @@ from torch import nn
 from genzoo.config import ConfigError, field
 from genzoo.data.imageset import USE_LABELLED_DATA, Batch, DataSpec
 from genzoo.metrics.suite import attribute_quality
+from genzoo.models.base import sample_count
 from genzoo.models.gan.core import GAN, CriticOut, GANConfig
 from genzoo.models.gan.networks import build_discriminator, build_generator
 from genzoo.nn import eval_mode
@@ -90,6 +91,7 @@ class ConditionalGAN(GAN):
 
     def sample(self, n: int, labels: torch.Tensor | None = None, generator: torch.Generator | None = None
                ) -> torch.Tensor:
+        n = sample_count(n)
         z = self.sample_latent(n, generator)
         labels = self.default_labels(n, generator) if labels is None else labels
         if labels.shape[0] != n:
@@ -392,6 +394,7 @@ class AttrGAN(CGAN):
     def sample(self, n: int, labels: torch.Tensor | None = None, generator: torch.Generator | None = None
                ) -> torch.Tensor:
         """n images for attribute rows `labels` (N x A in {0, 1}), or rows drawn from the training joint."""
+        n = sample_count(n)
         if labels is not None and (labels.dim() != 2 or labels.shape[1] != len(self.attr_names)):
             raise ConfigError(f"attr-gan samples for N x {len(self.attr_names)} attribute rows "
                               f"({', '.join(self.attr_names)}), got labels of shape {tuple(labels.shape)}")

@@ -26,7 +26,7 @@ from genzoo.config import ConfigError, field
 from genzoo.data.augment import random_crop, random_cutout
 from genzoo.data.imageset import Batch, DataSpec
 from genzoo.losses import gan as L
-from genzoo.models.base import Model
+from genzoo.models.base import Model, sample_count
 from genzoo.models.gan.networks import Arch, Norm, build_discriminator, build_generator
 from genzoo.nn import EMA, ReplayBuffer, apply_spectral_norm, eval_mode, init_weights_
 from genzoo.registry import register, register_preset, set_dataset_defaults
@@ -217,6 +217,7 @@ class GAN(Model):
 
     def sample(self, n: int, labels: torch.Tensor | None = None, generator: torch.Generator | None = None
                ) -> torch.Tensor:
+        n = sample_count(n)
         if labels is not None and not self.conditional:
             raise ConfigError(f"{self.name} is not conditional: it takes no labels")
         return self.decode(self.sample_latent(n, generator), labels)

@@ -65,7 +65,7 @@ from torch import nn
 
 from genzoo.config import ConfigError, field
 from genzoo.data.imageset import Batch, DataSpec
-from genzoo.models.base import Model
+from genzoo.models.base import Model, sample_count
 from genzoo.models.gan.core import GAN, GANConfig, Loss
 from genzoo.models.gan.networks import Discriminator, FlattenHWC
 from genzoo.registry import register
@@ -323,6 +323,7 @@ class LAPGAN(Model):
     def sample(self, n: int, labels: torch.Tensor | None = None, generator: torch.Generator | None = None
                ) -> torch.Tensor:
         """n full-size images in [-1, 1], the finest level of the chain (generator averages when `ema` is set)."""
+        n = sample_count(n)
         if labels is not None:
             raise ConfigError("lapgan is not conditional: it takes no labels")
         return self.sample_levels(n, generator, full_size=False)[-1]

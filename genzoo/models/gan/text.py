@@ -29,7 +29,7 @@ from genzoo.errors import DataError
 from genzoo.losses import gan as L
 from genzoo.losses import text as T
 from genzoo.metrics import EvalOptions, evaluate_images, features
-from genzoo.models.base import class_labels
+from genzoo.models.base import class_labels, sample_count
 from genzoo.models.gan.core import GAN, CriticOut, GANConfig
 from genzoo.models.gan.networks import build_discriminator, build_generator
 from genzoo.nn import eval_mode
@@ -293,6 +293,7 @@ class TextGAN(GAN):
                text: str | Sequence[str] | torch.Tensor | None = None) -> torch.Tensor:
         """n images for `text` (one caption for all, or captions / ids cycled to n; default: one example caption
         per class, cycled)."""
+        n = sample_count(n)
         if labels is not None:
             raise ConfigError("text-gan is conditioned on captions, not class labels: pass text (--text)")
         ids = self.default_captions(n) if text is None else self.caption_ids(text)
