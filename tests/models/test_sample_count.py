@@ -29,10 +29,11 @@ def test_every_sampling_model_refuses_a_bad_n():
             model = genzoo.build(name, SPEC, seed=0)
         except GenzooError:  # a model for other data (colour, captions, attributes, sequences)
             continue
-        if not model.can_sample():
-            continue
+        if not model.can_sample() or not type(model).sample.__module__.startswith("genzoo."):
+            continue  # tests register toy models of their own (test-mean-image) on the same worker
         for bad in (0, 2.5):
             with pytest.raises(ConfigError, match="sample\\(n\\): n is the number of images"):
+                print(name)  # shown when it does not raise
                 model.sample(bad)
         checked.append(type(model).sample.__qualname__.split(".")[0])
     # the classes that implement sample() whose models take grey 16x16 images (attr-gan and text-gan, which take
